@@ -1,0 +1,1 @@
+"""Tuopin monitoring service."""

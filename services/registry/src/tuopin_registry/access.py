@@ -1,0 +1,61 @@
+"""Who may do what in the registry, and the records they may see."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from tuopin_shared.contracts.auth import Role
+from tuopin_shared.kit import audit
+from tuopin_shared.kit.auth import Principal, require_roles
+from tuopin_shared.kit.errors import NotFound
+from tuopin_shared.kit.http import Session
+
+from tuopin_registry.db import audit_log
+
+READ_ROLES = (
+    Role.admin,
+    Role.district_officer,
+    Role.town_officer,
+    Role.village_cadre,
+    Role.benefits_officer,
+    Role.auditor,
+    Role.service,
+)
+EDIT_ROLES = (Role.admin, Role.district_officer, Role.town_officer, Role.village_cadre)
+# Changing a household's poverty status is a town or district decision.
+STATUS_ROLES = (Role.admin, Role.district_officer, Role.town_officer)
+PARAMETER_ROLES = (Role.admin, Role.district_officer)
+
+Reader = Annotated[Principal, Depends(require_roles(*READ_ROLES))]
+Editor = Annotated[Principal, Depends(require_roles(*EDIT_ROLES))]
+StatusEditor = Annotated[Principal, Depends(require_roles(*STATUS_ROLES))]
+ParameterEditor = Annotated[Principal, Depends(require_roles(*PARAMETER_ROLES))]
+
+
+def ensure_in_scope(principal: Principal, division_code: str, what: str) -> None:
+    """Out-of-scope records are answered as missing: their existence is not revealed."""
+    if not principal.covers(division_code):
+        raise NotFound(f"{what} not found")
+
+
+async def record(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    action: str,
+    entity: str,
+    entity_id: object,
+    details: dict[str, object] | None = None,
+) -> None:
+    await audit.record(
+        session,
+        audit_log,
+        principal,
+        action,
+        entity,
+        entity_id,
+        getattr(request.state, "request_id", None),
+        details,
+    )

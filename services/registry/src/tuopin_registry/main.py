@@ -1,0 +1,44 @@
+"""The registry service: the system of record for households and people."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tuopin_shared.kit.app import create_service_app
+from tuopin_shared.kit.service import ServiceSpec, migrations_root
+
+from tuopin_registry.settings import RegistrySettings
+
+SERVICE = ServiceSpec(
+    name="registry",
+    title="Tuopin registry",
+    schema="registry",
+    default_port=8001,
+    app="tuopin_registry.main:create_app",
+    migrations=migrations_root(__file__) / "registry",
+    settings=RegistrySettings,
+)
+
+DESCRIPTION = """
+The register of poor households: divisions, households and their members,
+annual incomes, guarantee assessments and poverty status with its history.
+
+Every response error is an RFC 9457 problem document. Resident ID numbers are
+masked unless the token carries the `pii` permission. Updates need `If-Match`.
+"""
+
+
+def create_app(**overrides: object) -> FastAPI:
+    from tuopin_registry.assessments.endpoints import router as assessments
+    from tuopin_registry.divisions.endpoints import router as divisions
+    from tuopin_registry.households.endpoints import router as households
+    from tuopin_registry.incomes.endpoints import router as incomes
+    from tuopin_registry.members.endpoints import router as members
+    from tuopin_registry.status.endpoints import router as status
+
+    return create_service_app(
+        SERVICE,
+        [divisions, households, members, incomes, assessments, status],
+        description=DESCRIPTION,
+        **overrides,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,19 @@
+"""Members as the wire shows them: resident ID masked unless the caller may see it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuopin_shared.contracts.identity import mask_resident_id
+from tuopin_shared.contracts.registry import Member
+
+from tuopin_registry.assessments.rules import IN_SCHOOL
+from tuopin_registry.members.models import MemberRow
+
+
+def member_view(row: MemberRow, *, unmasked: bool) -> Member:
+    data: dict[str, Any] = {c.key: getattr(row, c.key) for c in MemberRow.__table__.columns}
+    if not unmasked:
+        data["resident_id"] = mask_resident_id(row.resident_id)
+    data["in_school"] = row.school_stage in IN_SCHOOL
+    return Member.model_validate(data)

@@ -1,0 +1,154 @@
+"""Bearer JWT authentication, roles and division scoping.
+
+Development tokens are signed with a shared secret (``tuopin token``); production
+verifies tokens from the identity provider with its public key or JWKS.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import anyio
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tuopin_shared.contracts.auth import Permission, Role
+from tuopin_shared.contracts.divisions import division_contains, normalise_division_code
+from tuopin_shared.kit.errors import Forbidden, Unauthorized
+from tuopin_shared.kit.settings import CommonSettings
+
+_bearer = HTTPBearer(auto_error=False, description="JWT issued by the identity provider")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    subject: str
+    roles: frozenset[Role]
+    division: str
+    permissions: frozenset[Permission] = field(default_factory=frozenset)
+    institution: str | None = None
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def can_see_pii(self) -> bool:
+        return Permission.pii in self.permissions
+
+    def covers(self, division_code: str) -> bool:
+        """Whether a record filed under ``division_code`` is inside the caller's scope."""
+        return division_contains(self.division, division_code)
+
+
+def mint_token(
+    settings: CommonSettings,
+    *,
+    subject: str,
+    roles: Iterable[Role],
+    division: str,
+    permissions: Iterable[Permission] = (),
+    institution: str | None = None,
+    ttl_seconds: int = 12 * 3600,
+) -> str:
+    """A development token signed with the shared secret."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "roles": sorted(Role(r).value for r in roles),
+        "division": normalise_division_code(division),
+        "perms": sorted(Permission(p).value for p in permissions),
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "jti": uuid.uuid4().hex,
+    }
+    if institution:
+        claims["institution"] = institution
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+class TokenVerifier:
+    """Checks signature, issuer, audience and expiry, then reads the claims."""
+
+    def __init__(self, settings: CommonSettings) -> None:
+        self._settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
+
+    async def _key(self, token: str) -> tuple[Any, list[str]]:
+        if self._jwks is not None:
+            # PyJWKClient fetches over blocking I/O (and caches): keep it off the event loop.
+            signing_key = await anyio.to_thread.run_sync(self._jwks.get_signing_key_from_jwt, token)
+            return signing_key.key, ["RS256", "ES256", "EdDSA"]
+        if self._settings.jwt_public_key:
+            return self._settings.jwt_public_key, ["RS256", "ES256", "EdDSA"]
+        return self._settings.jwt_secret.get_secret_value(), ["HS256"]
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            key, algorithms = await self._key(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self._settings.jwt_audience,
+                issuer=self._settings.jwt_issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid token: {exc}", headers=_challenge("invalid_token")) from exc
+        try:
+            return Principal(
+                subject=str(claims["sub"]),
+                roles=frozenset(Role(r) for r in claims.get("roles", [])),
+                division=normalise_division_code(str(claims["division"])),
+                permissions=frozenset(
+                    Permission(p) for p in claims.get("perms", []) if p in Permission.__members__
+                ),
+                institution=claims.get("institution"),
+            )
+        except (KeyError, ValueError) as exc:
+            raise Unauthorized(
+                f"token claims are incomplete: {exc}", headers=_challenge("invalid_token")
+            ) from exc
+
+
+def _challenge(error: str | None = None) -> dict[str, str]:
+    value = 'Bearer realm="tuopin"'
+    if error:
+        value += f', error="{error}"'
+    return {"WWW-Authenticate": value}
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("a bearer token is required", headers=_challenge())
+    verifier: TokenVerifier = request.app.state.token_verifier
+    principal = await verifier.verify(credentials.credentials)
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[..., Any]:
+    """Dependency that lets through only callers holding one of ``roles``."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_role(*roles):
+            allowed = ", ".join(sorted(r.value for r in roles))
+            raise Forbidden(f"this needs one of the roles: {allowed}")
+        return principal
+
+    return dependency

@@ -1,0 +1,91 @@
+"""Async engine, the per-request unit of work, and the ORM base of each service's schema."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from tuopin_shared.kit.embedded import embedded_database_url
+from tuopin_shared.kit.settings import CommonSettings, ServiceSettings
+
+# Named constraints make migrations reviewable and errors translatable by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def schema_base(schema: str) -> type[DeclarativeBase]:
+    """Declarative base whose tables all live in the service's own PostgreSQL schema."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+        type_annotation_map = {datetime: _timestamptz()}
+
+    return Base
+
+
+def _timestamptz() -> Any:
+    from sqlalchemy import DateTime
+
+    return DateTime(timezone=True)
+
+
+def database_url(common: CommonSettings, service: ServiceSettings) -> str:
+    """The URL a service uses: its own, the shared one, or the embedded server's."""
+    url = service.database_url or common.database_url
+    if url is None:
+        return embedded_database_url(common.data_dir)
+    return asyncpg_url(url)
+
+
+def asyncpg_url(url: str) -> str:
+    """Accept the plain ``postgresql://`` form operators copy from their provider."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, service: ServiceSettings, application_name: str) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=service.pool_size,
+        max_overflow=service.max_overflow,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "application_name": application_name,
+                "statement_timeout": str(service.statement_timeout_ms),
+                "timezone": "UTC",
+            }
+        },
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request is the unit of work: commit when the endpoint returns, roll back if it raises.
+
+    Services only ``flush()``; nothing else commits.
+    """
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

@@ -1,0 +1,116 @@
+"""Test fixtures: a real PostgreSQL, the schemas built by the migrations, each test
+isolated in a transaction that is rolled back at its end.
+
+By default an embedded PostgreSQL (pgserver) is started in ``.data/test-pg``; with
+``TUOPIN_TEST_DATABASE_URL`` the tests run on that server instead. Either way a
+fresh database is created for the session and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
+
+from tuopin_shared.kit.database import asyncpg_url, get_session
+from tuopin_shared.kit.embedded import embedded_database_url
+from tuopin_shared.kit.migrations import upgrade
+from tuopin_shared.kit.service import installed_services
+from tuopin_shared.kit.settings import CommonSettings, Environment
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _server_url() -> str:
+    configured = os.environ.get("TUOPIN_TEST_DATABASE_URL")
+    if configured:
+        return asyncpg_url(configured)
+    return embedded_database_url(ROOT / ".data" / "test-pg", database="postgres")
+
+
+def _dsn(url: str) -> str:
+    """asyncpg wants plain postgresql:// (and takes host=/socket/dir as a query)."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh database with every service's schema migrated to head."""
+    server = _server_url()
+    name = f"tuopin_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(_dsn(server))
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    try:
+        for spec in installed_services().values():
+            upgrade(spec, url)
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def common_settings(database_url: str) -> CommonSettings:
+    return CommonSettings(database_url=database_url, environment=Environment.test)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[object]:
+    engine = create_async_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine) -> AsyncIterator[AsyncConnection]:  # type: ignore[no-untyped-def]
+    """One connection per test inside a transaction that is always rolled back."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            yield connection
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+async def db(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """A session on the test's connection, for arranging data and checking what was written."""
+    async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as session:
+        yield session
+
+
+def isolate(app: FastAPI, connection: AsyncConnection) -> None:
+    """Requests use the test's connection; their commits become savepoints."""
+
+    async def session_on_test_connection() -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    app.dependency_overrides[get_session] = session_on_test_connection
+
+
+def client_for(app: FastAPI) -> AsyncClient:
+    return AsyncClient(transport=ASGITransport(app=app), base_url="http://test")
