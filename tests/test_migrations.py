@@ -12,7 +12,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import _dsn
-from tuopin_shared.kit.migrations import alembic_config, compare_with_models, current_revisions, head_revisions
+from tuopin_shared.kit.migrations import (
+    alembic_config,
+    compare_with_models,
+    current_revisions,
+    head_revisions,
+)
 from tuopin_shared.kit.service import installed_services
 
 SERVICES = list(installed_services().values())

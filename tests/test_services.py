@@ -45,5 +45,7 @@ def test_production_refuses_the_development_secret() -> None:
         CommonSettings(environment="production", database_url="postgresql://db/x")
     with pytest.raises(ValidationError, match="DATABASE_URL is required"):
         CommonSettings(environment="production", jwt_secret="x" * 40)
-    ok = CommonSettings(environment="production", database_url="postgresql://db/x", jwt_secret="x" * 40)
+    ok = CommonSettings(
+        environment="production", database_url="postgresql://db/x", jwt_secret="x" * 40
+    )
     assert ok.jwt_secret.get_secret_value() == "x" * 40

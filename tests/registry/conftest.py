@@ -153,7 +153,9 @@ def create_household(
     client: AsyncClient, admin: dict[str, str], district: None
 ) -> Callable[..., Any]:
     async def create(**overrides: Any) -> dict[str, Any]:
-        response = await client.post("/v1/households", json=household_body(**overrides), headers=admin)
+        response = await client.post(
+            "/v1/households", json=household_body(**overrides), headers=admin
+        )
         assert response.status_code == 201, response.text
         return response.json()
 

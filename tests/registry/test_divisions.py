@@ -33,13 +33,21 @@ async def test_parameters_are_data(client: AsyncClient, token: Any, district: No
     got = await client.get("/v1/divisions/510303/parameters/2020", headers=officer)
     assert got.status_code == 200
     assert got.json()["income_line"] == "4300.00"
-    assert (await client.get("/v1/divisions/510303/parameters/2021", headers=officer)).status_code == 404
+    assert (
+        await client.get("/v1/divisions/510303/parameters/2021", headers=officer)
+    ).status_code == 404
     body = {"income_line": "4500.00", "sources": {"income_line": "placeholder"}}
     put = await client.put("/v1/divisions/510303/parameters/2021", json=body, headers=officer)
     assert put.status_code == 200, put.text
-    assert (put.json()["income_line"], put.json()["school_age_max"], put.json()["year"]) == ("4500.00", 15, 2021)
+    assert (put.json()["income_line"], put.json()["school_age_max"], put.json()["year"]) == (
+        "4500.00",
+        15,
+        2021,
+    )
     changed = await client.put(
-        "/v1/divisions/510303/parameters/2021", json={**body, "income_line": "4600.00"}, headers=officer
+        "/v1/divisions/510303/parameters/2021",
+        json={**body, "income_line": "4600.00"},
+        headers=officer,
     )
     assert changed.json()["income_line"] == "4600.00"
     # Parameters belong to a district, and a town officer may not set them.

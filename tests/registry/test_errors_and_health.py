@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 PROBLEM = "application/problem+json"
 
 
-async def test_errors_are_problem_documents(client: AsyncClient, admin: dict[str, str], district: None) -> None:
+async def test_errors_are_problem_documents(
+    client: AsyncClient, admin: dict[str, str], district: None
+) -> None:
     cases = [
         ("GET", "/v1/households", None, {}, 401),
         ("GET", "/v1/households", None, {"Authorization": "Bearer not-a-jwt"}, 401),
@@ -52,22 +54,35 @@ async def test_validation_problem_names_every_bad_field(
     assert {"division_code", "status", "members.0.name", "members.0.resident_id"} <= fields
 
 
-async def test_expired_and_foreign_tokens_are_refused(client: AsyncClient, common_settings: Any, district: None) -> None:
+async def test_expired_and_foreign_tokens_are_refused(
+    client: AsyncClient, common_settings: Any, district: None
+) -> None:
     import jwt
 
     from tuopin_shared.contracts.auth import Role
     from tuopin_shared.kit.auth import mint_token
 
-    expired = mint_token(common_settings, subject="x", roles=[Role.admin], division="510303", ttl_seconds=-60)
+    expired = mint_token(
+        common_settings, subject="x", roles=[Role.admin], division="510303", ttl_seconds=-60
+    )
     response = await client.get("/v1/households", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
     forged = jwt.encode(
-        {"sub": "x", "roles": ["admin"], "division": "510303", "iss": "tuopin", "aud": "tuopin", "exp": 2**31},
+        {
+            "sub": "x",
+            "roles": ["admin"],
+            "division": "510303",
+            "iss": "tuopin",
+            "aud": "tuopin",
+            "exp": 2**31,
+        },
         "a-different-secret-of-at-least-32-bytes",
         algorithm="HS256",
     )
-    assert (await client.get("/v1/households", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
+    assert (
+        await client.get("/v1/households", headers={"Authorization": f"Bearer {forged}"})
+    ).status_code == 401
 
 
 async def test_request_id_is_echoed_or_made(client: AsyncClient) -> None:
@@ -88,7 +103,10 @@ async def test_health_and_readiness(client: AsyncClient) -> None:
 
 async def test_audit_log_is_append_only(db: AsyncSession) -> None:
     await db.execute(
-        text("INSERT INTO registry.audit_log (actor, roles, action, entity, entity_id) VALUES ('a', 'admin', 'x', 'y', 'z')")
+        text(
+            "INSERT INTO registry.audit_log (actor, roles, action, entity, entity_id)"
+            " VALUES ('a', 'admin', 'x', 'y', 'z')"
+        )
     )
     try:
         async with db.begin_nested():
@@ -110,7 +128,13 @@ async def test_openapi_has_readable_operation_ids_summaries_and_errors(client: A
     spec = (await client.get("/openapi.json")).json()
     operations = [op for path in spec["paths"].values() for op in path.values()]
     ids = {op["operationId"] for op in operations}
-    assert {"create_household", "get_household", "list_households", "update_household", "put_income"} <= ids
+    assert {
+        "create_household",
+        "get_household",
+        "list_households",
+        "update_household",
+        "put_income",
+    } <= ids
     for op in operations:
         assert op.get("summary"), op["operationId"]
     create = spec["paths"]["/v1/households"]["post"]

@@ -35,8 +35,10 @@ async def test_create_household_with_members_returns_it_with_etag_and_location(
     assert response.headers["Location"] == f"/v1/households/{created['id']}"
     assert created["status"] == "registered_poor"
     assert created["registered_year"] == 2016
-    assert [m["relation_to_head"] for m in created["members"]][0] == "head"
-    assert {m["resident_id"] for m in created["members"]} == {m["resident_id"] for m in body["members"]}
+    assert created["members"][0]["relation_to_head"] == "head"
+    assert {m["resident_id"] for m in created["members"]} == {
+        m["resident_id"] for m in body["members"]
+    }
     head = created["members"][0]
     assert head["birth_date"] == "1980-03-15"
     assert head["sex"] in ("male", "female")
@@ -49,15 +51,25 @@ async def test_create_household_with_members_returns_it_with_etag_and_location(
 async def test_creating_writes_status_history_change_feed_and_audit(
     client: AsyncClient, admin: dict[str, str], district: None, db: AsyncSession
 ) -> None:
-    created = (await client.post("/v1/households", json=household_body(members=2), headers=admin)).json()
-    history = (await client.get(f"/v1/households/{created['id']}/status-changes", headers=admin)).json()
+    created = (
+        await client.post("/v1/households", json=household_body(members=2), headers=admin)
+    ).json()
+    history = (
+        await client.get(f"/v1/households/{created['id']}/status-changes", headers=admin)
+    ).json()
     assert [(h["from_status"], h["to_status"], h["effective_on"]) for h in history] == [
         (None, "registered_poor", "2016-01-01")
     ]
     events = (
-        await db.execute(select(change_event.c.entity, change_event.c.kind).order_by(change_event.c.seq))
+        await db.execute(
+            select(change_event.c.entity, change_event.c.kind).order_by(change_event.c.seq)
+        )
     ).all()
-    assert sorted(events) == [("household", "created"), ("member", "created"), ("member", "created")]
+    assert sorted(events) == [
+        ("household", "created"),
+        ("member", "created"),
+        ("member", "created"),
+    ]
     audited = (await db.execute(select(audit_log.c.action, audit_log.c.entity_id))).all()
     assert ("create", created["id"]) in audited
 
@@ -71,10 +83,16 @@ async def test_resident_id_is_masked_without_pii_and_unmasked_reads_are_audited(
     masked = created["members"][0]["resident_id"]
     assert masked == number[:6] + "********" + number[-4:]
 
-    reads_before = await db.scalar(select(func.count()).select_from(audit_log).where(audit_log.c.action == "read_pii"))
-    full = await client.get(f"/v1/households/{created['id']}", headers=token(Role.auditor, pii=True))
+    reads_before = await db.scalar(
+        select(func.count()).select_from(audit_log).where(audit_log.c.action == "read_pii")
+    )
+    full = await client.get(
+        f"/v1/households/{created['id']}", headers=token(Role.auditor, pii=True)
+    )
     assert full.json()["members"][0]["resident_id"] == number
-    reads_after = await db.scalar(select(func.count()).select_from(audit_log).where(audit_log.c.action == "read_pii"))
+    reads_after = await db.scalar(
+        select(func.count()).select_from(audit_log).where(audit_log.c.action == "read_pii")
+    )
     assert reads_after == reads_before + 1
 
 
@@ -84,7 +102,9 @@ async def test_duplicate_resident_id_is_409_naming_the_holding_household(
     first = await create_household()
     number = first["members"][0]["resident_id"]
     response = await client.post(
-        "/v1/households", json=household_body(members=[member_body(resident_id=number)]), headers=admin
+        "/v1/households",
+        json=household_body(members=[member_body(resident_id=number)]),
+        headers=admin,
     )
     assert response.status_code == 409
     problem = response.json()
@@ -93,7 +113,9 @@ async def test_duplicate_resident_id_is_409_naming_the_holding_household(
     assert problem["errors"][0]["field"] == "members.0.resident_id"
     assert first["id"] in problem["detail"]
 
-    added = await client.post(f"/v1/households/{first['id']}/members", json=member_body(resident_id=number), headers=admin)
+    added = await client.post(
+        f"/v1/households/{first['id']}/members", json=member_body(resident_id=number), headers=admin
+    )
     assert added.status_code == 409
     assert added.json()["errors"][0]["field"] == "resident_id"
 
@@ -122,7 +144,10 @@ async def test_same_resident_id_twice_in_one_request_is_422(
 ) -> None:
     number = new_resident_id()
     body = household_body(
-        members=[member_body(resident_id=number), member_body(resident_id=number, relation_to_head="son")]
+        members=[
+            member_body(resident_id=number),
+            member_body(resident_id=number, relation_to_head="son"),
+        ]
     )
     response = await client.post("/v1/households", json=body, headers=admin)
     assert response.status_code == 422
@@ -149,7 +174,9 @@ async def test_household_must_be_in_a_known_village(
     town = await client.post("/v1/households", json=household_body(division=AIYE), headers=admin)
     assert town.status_code == 422
     assert town.json()["errors"][0]["field"] == "division_code"
-    unknown = await client.post("/v1/households", json=household_body(division="510303100099"), headers=admin)
+    unknown = await client.post(
+        "/v1/households", json=household_body(division="510303100099"), headers=admin
+    )
     assert unknown.status_code == 422
     assert "does not exist" in unknown.json()["errors"][0]["message"]
 
@@ -171,10 +198,16 @@ async def test_village_cadre_sees_only_their_village(
         f"/v1/households/{other['id']}", json={"address": "x"}, headers={**cadre, "If-Match": '"1"'}
     )
     assert patch.status_code == 404
-    add = await client.post(f"/v1/households/{other['id']}/members", json=member_body(relation_to_head="son"), headers=cadre)
+    add = await client.post(
+        f"/v1/households/{other['id']}/members",
+        json=member_body(relation_to_head="son"),
+        headers=cadre,
+    )
     assert add.status_code == 404
     # And cannot register a household in another village.
-    elsewhere = await client.post("/v1/households", json=household_body(division=AIYE_V2), headers=cadre)
+    elsewhere = await client.post(
+        "/v1/households", json=household_body(division=AIYE_V2), headers=cadre
+    )
     assert elsewhere.status_code == 403
     assert elsewhere.json()["errors"][0]["field"] == "division_code"
 
@@ -186,7 +219,9 @@ async def test_town_officer_sees_the_whole_town_only(
     b = await create_household(division=AIYE_V2)
     c = await create_household(division=OTHER_TOWN_V1)
     officer = token(Role.town_officer, AIYE)
-    listed = {h["id"] for h in (await client.get("/v1/households", headers=officer)).json()["items"]}
+    listed = {
+        h["id"] for h in (await client.get("/v1/households", headers=officer)).json()["items"]
+    }
     assert listed == {a["id"], b["id"]}
     assert (await client.get(f"/v1/households/{c['id']}", headers=officer)).status_code == 404
 
@@ -202,13 +237,17 @@ async def test_update_needs_if_match_and_refuses_a_stale_etag(
     assert ok.status_code == 200, ok.text
     assert ok.headers["ETag"] == '"2"'
     assert ok.json()["address"] == "Group 4"
-    stale = await client.patch(url, json={"address": "Group 5"}, headers={**admin, "If-Match": '"1"'})
+    stale = await client.patch(
+        url, json={"address": "Group 5"}, headers={**admin, "If-Match": '"1"'}
+    )
     assert stale.status_code == 412
     assert stale.headers["ETag"] == '"2"'
     assert (await client.get(url, headers=admin)).json()["address"] == "Group 4"
 
 
-async def test_read_only_roles_cannot_write(client: AsyncClient, token: Any, district: None) -> None:
+async def test_read_only_roles_cannot_write(
+    client: AsyncClient, token: Any, district: None
+) -> None:
     for role in (Role.auditor, Role.benefits_officer, Role.service):
         response = await client.post("/v1/households", json=household_body(), headers=token(role))
         assert response.status_code == 403, role
@@ -225,11 +264,17 @@ async def test_unknown_household_is_404_and_bad_uuid_is_422(
     assert bad.json()["errors"][0]["location"] == "path"
 
 
-async def test_list_filters(client: AsyncClient, admin: dict[str, str], create_household: Any) -> None:
+async def test_list_filters(
+    client: AsyncClient, admin: dict[str, str], create_household: Any
+) -> None:
     ill = await create_household(main_poverty_cause="illness")
     disabled = await create_household(
         main_poverty_cause="disability",
-        members=[member_body(disability_category="physical", disability_grade=2, health_status="disabled")],
+        members=[
+            member_body(
+                disability_category="physical", disability_grade=2, health_status="disabled"
+            )
+        ],
     )
     monitored = await create_household(status="monitored", main_poverty_cause="lack_of_skills")
 

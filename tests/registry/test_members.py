@@ -15,18 +15,25 @@ async def test_add_member_derives_birth_date_and_sex(
 ) -> None:
     household = await create_household()
     # 51030320100704002X: born 2010-07-04, sequence 002 (even: female).
-    from tuopin_shared.contracts.identity import make_resident_id
     from datetime import date
+
+    from tuopin_shared.contracts.identity import make_resident_id
 
     number = make_resident_id("510303", date(2010, 7, 4), 2)
     response = await client.post(
         f"/v1/households/{household['id']}/members",
-        json=member_body(resident_id=number.lower(), relation_to_head="daughter", school_stage="primary"),
+        json=member_body(
+            resident_id=number.lower(), relation_to_head="daughter", school_stage="primary"
+        ),
         headers=admin,
     )
     assert response.status_code == 201, response.text
     member = response.json()
-    assert (member["birth_date"], member["sex"], member["in_school"]) == ("2010-07-04", "female", True)
+    assert (member["birth_date"], member["sex"], member["in_school"]) == (
+        "2010-07-04",
+        "female",
+        True,
+    )
     assert member["resident_id"] == number.upper()
     assert response.headers["Location"] == f"/v1/members/{member['id']}"
 
@@ -62,7 +69,9 @@ async def test_update_member_with_etag(
     )
     assert ok.status_code == 200, ok.text
     assert (ok.json()["dibao"], ok.json()["disability_grade"], ok.json()["version"]) == (True, 1, 2)
-    assert (await client.patch(url, json={"tekun": True}, headers={**admin, "If-Match": etag})).status_code == 412
+    assert (
+        await client.patch(url, json={"tekun": True}, headers={**admin, "If-Match": etag})
+    ).status_code == 412
     # A grade without a category makes no sense and is refused, nothing changed.
     refused = await client.patch(
         url, json={"disability_category": None}, headers={**admin, "If-Match": ok.headers["ETag"]}
@@ -70,7 +79,9 @@ async def test_update_member_with_etag(
     assert refused.status_code == 422
     assert (await client.get(url, headers=admin)).json()["disability_category"] == "visual"
     # Nulling a required field names the field.
-    nulled = await client.patch(url, json={"name": None}, headers={**admin, "If-Match": ok.headers["ETag"]})
+    nulled = await client.patch(
+        url, json={"name": None}, headers={**admin, "If-Match": ok.headers["ETag"]}
+    )
     assert nulled.status_code == 422
     assert nulled.json()["errors"][0]["field"] == "name"
 
@@ -85,23 +96,33 @@ async def test_unknown_fields_are_refused(
     assert response.json()["errors"][0]["field"] == "nmae"
 
 
-async def test_record_death(client: AsyncClient, admin: dict[str, str], create_household: Any) -> None:
+async def test_record_death(
+    client: AsyncClient, admin: dict[str, str], create_household: Any
+) -> None:
     household = await create_household(members=2)
     member = household["members"][1]
     url = f"/v1/members/{member['id']}/death"
-    future = await client.post(url, json={"deceased_on": "2999-01-01"}, headers={**admin, "If-Match": '"1"'})
+    future = await client.post(
+        url, json={"deceased_on": "2999-01-01"}, headers={**admin, "If-Match": '"1"'}
+    )
     assert future.status_code == 422
     assert future.json()["errors"][0]["field"] == "deceased_on"
-    ok = await client.post(url, json={"deceased_on": "2020-05-01"}, headers={**admin, "If-Match": '"1"'})
+    ok = await client.post(
+        url, json={"deceased_on": "2020-05-01"}, headers={**admin, "If-Match": '"1"'}
+    )
     assert ok.status_code == 200, ok.text
     assert ok.json()["deceased_on"] == "2020-05-01"
-    again = await client.post(url, json={"deceased_on": "2020-05-02"}, headers={**admin, "If-Match": '"2"'})
+    again = await client.post(
+        url, json={"deceased_on": "2020-05-02"}, headers={**admin, "If-Match": '"2"'}
+    )
     assert again.status_code == 409
     summary = (await client.get("/v1/households", headers=admin)).json()["items"]
     assert [h["size"] for h in summary if h["id"] == household["id"]] == [1]
 
 
-async def test_move_member(client: AsyncClient, admin: dict[str, str], token: Any, create_household: Any) -> None:
+async def test_move_member(
+    client: AsyncClient, admin: dict[str, str], token: Any, create_household: Any
+) -> None:
     source = await create_household(members=2)
     target = await create_household()
     far = await create_household(division=OTHER_TOWN_V1)
@@ -113,7 +134,10 @@ async def test_move_member(client: AsyncClient, admin: dict[str, str], token: An
         headers={**admin, "If-Match": '"1"'},
     )
     assert moved.status_code == 200, moved.text
-    assert (moved.json()["household_id"], moved.json()["relation_to_head"]) == (target["id"], "son_in_law")
+    assert (moved.json()["household_id"], moved.json()["relation_to_head"]) == (
+        target["id"],
+        "son_in_law",
+    )
     members = (await client.get(f"/v1/households/{target['id']}/members", headers=admin)).json()
     assert member["id"] in {m["id"] for m in members}
     # A village cadre cannot move someone into another town's household.
@@ -125,6 +149,8 @@ async def test_move_member(client: AsyncClient, admin: dict[str, str], token: An
     )
     assert refused.status_code == 404
     same = await client.post(
-        url, json={"household_id": target["id"], "relation_to_head": "son"}, headers={**admin, "If-Match": '"2"'}
+        url,
+        json={"household_id": target["id"], "relation_to_head": "son"},
+        headers={**admin, "If-Match": '"2"'},
     )
     assert same.status_code == 422

@@ -36,7 +36,9 @@ async def test_pages_return_every_household_exactly_once_while_rows_are_inserted
     assert pages >= 5
 
 
-async def test_limit_bounds_and_bad_cursor(client: AsyncClient, admin: dict[str, str], district: None) -> None:
+async def test_limit_bounds_and_bad_cursor(
+    client: AsyncClient, admin: dict[str, str], district: None
+) -> None:
     for limit in (0, 501):
         response = await client.get("/v1/households", params={"limit": limit}, headers=admin)
         assert response.status_code == 422
@@ -46,7 +48,9 @@ async def test_limit_bounds_and_bad_cursor(client: AsyncClient, admin: dict[str,
             "message": response.json()["errors"][0]["message"],
             "code": response.json()["errors"][0]["code"],
         }
-    assert (await client.get("/v1/households", params={"limit": 500}, headers=admin)).status_code == 200
+    assert (
+        await client.get("/v1/households", params={"limit": 500}, headers=admin)
+    ).status_code == 200
     for cursor in ("not-base64!", "eyJpZCI6ICJ4In0", "WzFd"):
         response = await client.get("/v1/households", params={"cursor": cursor}, headers=admin)
         assert response.status_code == 422, cursor

@@ -23,19 +23,29 @@ async def test_lift_out_is_refused_with_reasons_then_accepted(
     assert refused.status_code == 422
     problem = refused.json()
     assert problem["type"] == "/problems/lift-out-refused"
-    assert problem["reasons"] == ["no annual income is recorded", "no guarantee assessment is recorded"]
+    assert problem["reasons"] == [
+        "no annual income is recorded",
+        "no guarantee assessment is recorded",
+    ]
 
-    await client.put(f"/v1/households/{hid}/incomes/2020", json={"wage_income": "8599.98"}, headers=admin)
-    await client.post(f"/v1/households/{hid}/assessments", json=assessment(housing_grade="D"), headers=admin)
+    await client.put(
+        f"/v1/households/{hid}/incomes/2020", json={"wage_income": "8599.98"}, headers=admin
+    )
+    await client.post(
+        f"/v1/households/{hid}/assessments", json=assessment(housing_grade="D"), headers=admin
+    )
     refused = (await client.post(url, json=lift, headers=admin)).json()
     assert refused["reasons"] == [
         "per-capita net income 4299.99 in 2020 is below the income line 4300.00",
         "guarantee not met in the latest assessment: housing",
     ]
 
-    await client.put(f"/v1/households/{hid}/incomes/2020", json={"wage_income": "8600.00"}, headers=admin)
+    await client.put(
+        f"/v1/households/{hid}/incomes/2020", json={"wage_income": "8600.00"}, headers=admin
+    )
     await client.post(
-        f"/v1/households/{hid}/assessments", json=assessment(assessed_on="2020-07-01", housing_grade="D", reinforced=True),
+        f"/v1/households/{hid}/assessments",
+        json=assessment(assessed_on="2020-07-01", housing_grade="D", reinforced=True),
         headers=admin,
     )
     accepted = await client.post(url, json=lift, headers=admin)
@@ -55,7 +65,9 @@ async def test_lift_out_needs_an_income_line_for_the_year(
 ) -> None:
     household = await create_household()
     hid = household["id"]
-    await client.put(f"/v1/households/{hid}/incomes/2019", json={"wage_income": "9000.00"}, headers=admin)
+    await client.put(
+        f"/v1/households/{hid}/incomes/2019", json={"wage_income": "9000.00"}, headers=admin
+    )
     await client.post(f"/v1/households/{hid}/assessments", json=assessment(), headers=admin)
     refused = await client.post(
         f"/v1/households/{hid}/status-changes",
@@ -71,7 +83,9 @@ async def test_transitions_follow_the_lifecycle(
     household = await create_household()
     url = f"/v1/households/{household['id']}/status-changes"
     response = await client.post(
-        url, json={"to_status": "monitored", "effective_on": "2020-01-01", "reason": "x"}, headers=admin
+        url,
+        json={"to_status": "monitored", "effective_on": "2020-01-01", "reason": "x"},
+        headers=admin,
     )
     assert response.status_code == 409
     assert "registered_poor household cannot become monitored" in response.json()["detail"]
@@ -97,7 +111,9 @@ async def test_new_household_cannot_start_lifted_out(
 ) -> None:
     from tests.registry.conftest import household_body
 
-    response = await client.post("/v1/households", json=household_body(status="lifted_out"), headers=admin)
+    response = await client.post(
+        "/v1/households", json=household_body(status="lifted_out"), headers=admin
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "status"
 

@@ -1,5 +1,6 @@
 import pytest
 from pydantic import BaseModel, ValidationError
+
 from tuopin_shared.contracts.divisions import (
     Division,
     DivisionCode,

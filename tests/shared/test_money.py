@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
+
 from tuopin_shared.contracts.money import FEN, Money, NonNegativeMoney, round_fen
 
 

@@ -108,7 +108,9 @@ def token(
 
 @app.command()
 def dev(
-    seed: Annotated[bool, typer.Option(help="Load the demo district if the register is empty.")] = True,
+    seed: Annotated[
+        bool, typer.Option(help="Load the demo district if the register is empty.")
+    ] = True,
 ) -> None:
     """Run everything locally: embedded PostgreSQL, migrations, demo data, all services."""
     from tuopin_shared.kit.auth import mint_token
@@ -130,12 +132,18 @@ def dev(
         processes.append(subprocess.Popen([*tuopin, "serve", spec.name], env=env))
     time.sleep(1.5)
     admin = mint_token(
-        common, subject="dev-admin", roles=[Role.admin], division="510303", permissions=[Permission.pii]
+        common,
+        subject="dev-admin",
+        roles=[Role.admin],
+        division="510303",
+        permissions=[Permission.pii],
     )
     typer.echo("")
     for spec in services.values():
         port = spec.settings().port
-        typer.echo(f"  {spec.title:<20} http://127.0.0.1:{port}   docs: http://127.0.0.1:{port}/docs")
+        typer.echo(
+            f"  {spec.title:<20} http://127.0.0.1:{port}   docs: http://127.0.0.1:{port}/docs"
+        )
     typer.echo(f"\n  admin token (pii, district 510303, 12 h):\n  {admin}\n")
     typer.echo("  Ctrl-C stops everything.")
     try:

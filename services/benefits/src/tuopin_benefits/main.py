@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from tuopin_benefits.settings import BenefitsSettings
 from tuopin_shared.kit.app import create_service_app
 from tuopin_shared.kit.service import ServiceSpec, migrations_root
-
-from tuopin_benefits.settings import BenefitsSettings
 
 SERVICE = ServiceSpec(
     name="benefits",
@@ -20,7 +19,8 @@ SERVICE = ServiceSpec(
 )
 
 DESCRIPTION = """
-Policy parameter sets, yearly pension contributions, quarterly disability subsidies, the payment ledger and one-stop medical settlement.
+Policy parameter sets, yearly pension contributions, quarterly disability
+subsidies, the payment ledger and one-stop medical settlement.
 """
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from tuopin_monitoring.settings import MonitoringSettings
 from tuopin_shared.kit.app import create_service_app
 from tuopin_shared.kit.service import ServiceSpec, migrations_root
-
-from tuopin_monitoring.settings import MonitoringSettings
 
 SERVICE = ServiceSpec(
     name="monitoring",

@@ -6,13 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from tuopin_registry.db import audit_log
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.kit import audit
 from tuopin_shared.kit.auth import Principal, require_roles
 from tuopin_shared.kit.errors import NotFound
 from tuopin_shared.kit.http import Session
-
-from tuopin_registry.db import audit_log
 
 READ_ROLES = (
     Role.admin,

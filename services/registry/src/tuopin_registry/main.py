@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from tuopin_registry.settings import RegistrySettings
 from tuopin_shared.kit.app import create_service_app
 from tuopin_shared.kit.service import ServiceSpec, migrations_root
-
-from tuopin_registry.settings import RegistrySettings
 
 SERVICE = ServiceSpec(
     name="registry",

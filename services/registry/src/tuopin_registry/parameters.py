@@ -11,12 +11,18 @@ from tuopin_registry.divisions import repository
 from tuopin_shared.contracts.registry import ParameterSet
 
 # The national criteria; the income line has no national default and must be configured.
-_NATIONAL = ParameterSet.model_construct(**{
-    name: field.default for name, field in ParameterSet.model_fields.items() if field.default is not None
-})
+_NATIONAL = ParameterSet.model_construct(
+    **{
+        name: field.default
+        for name, field in ParameterSet.model_fields.items()
+        if field.default is not None
+    }
+)
 
 
-async def guarantee_parameters(session: AsyncSession, division_code: str, year: int) -> GuaranteeParameters:
+async def guarantee_parameters(
+    session: AsyncSession, division_code: str, year: int
+) -> GuaranteeParameters:
     row = await repository.parameters(session, division_code, year)
     source = row if row is not None else _NATIONAL
     return GuaranteeParameters(
@@ -31,7 +37,9 @@ async def guarantee_parameters(session: AsyncSession, division_code: str, year: 
 
 async def review_ceiling(session: AsyncSession, division_code: str, year: int) -> Decimal:
     row = await repository.parameters(session, division_code, year)
-    return Decimal(row.per_capita_review_ceiling if row is not None else _NATIONAL.per_capita_review_ceiling)
+    return Decimal(
+        row.per_capita_review_ceiling if row is not None else _NATIONAL.per_capita_review_ceiling
+    )
 
 
 async def income_line(session: AsyncSession, division_code: str, year: int) -> Decimal | None:

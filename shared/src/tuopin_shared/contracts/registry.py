@@ -395,7 +395,11 @@ class StatusChangeInput(_Input):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"to_status": "lifted_out", "effective_on": "2020-11-30", "reason": "income and guarantees verified"}
+                {
+                    "to_status": "lifted_out",
+                    "effective_on": "2020-11-30",
+                    "reason": "income and guarantees verified",
+                }
             ]
         },
     )

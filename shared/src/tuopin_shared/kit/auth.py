@@ -103,7 +103,9 @@ class TokenVerifier:
                 options={"require": ["exp", "sub", "iss", "aud"]},
             )
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"invalid token: {exc}", headers=_challenge("invalid_token")) from exc
+            raise Unauthorized(
+                f"invalid token: {exc}", headers=_challenge("invalid_token")
+            ) from exc
         try:
             return Principal(
                 subject=str(claims["sub"]),

@@ -8,7 +8,12 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 from tuopin_shared.kit.embedded import embedded_database_url
@@ -29,7 +34,7 @@ def schema_base(schema: str) -> type[DeclarativeBase]:
 
     class Base(DeclarativeBase):
         metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
-        type_annotation_map = {datetime: _timestamptz()}
+        type_annotation_map = {datetime: _timestamptz()}  # noqa: RUF012 - SQLAlchemy's own API
 
     return Base
 

@@ -39,7 +39,9 @@ def embedded_server(data_dir: Path) -> Any:
 def embedded_database_url(data_dir: Path, database: str = "tuopin") -> str:
     """SQLAlchemy asyncpg URL of ``database`` on the embedded server, created if missing."""
     server = embedded_server(data_dir)
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if not database.replace("_", "").isalnum():
+        raise ValueError(f"unexpected database name {database!r}")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     # pgserver hands out "postgresql://postgres:@/postgres?host=<socket dir>".

@@ -66,7 +66,9 @@ class PreconditionRequired(TuopinError):
     status, slug, title = 428, "precondition-required", "If-Match header required"
 
 
-def field_error(field: str, message: str, code: str = "value_error", location: str = "body") -> FieldError:
+def field_error(
+    field: str, message: str, code: str = "value_error", location: str = "body"
+) -> FieldError:
     return FieldError(location=location, field=field, message=message, code=code)
 
 

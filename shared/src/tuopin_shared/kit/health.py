@@ -34,7 +34,10 @@ async def readyz(request: Request) -> Any:
             current = await current_revisions(connection, spec.schema)
     except Exception as exc:  # any failure to reach the database means "not ready"
         return problem_response(
-            request, status=503, title="Not ready", detail=f"database unreachable: {type(exc).__name__}"
+            request,
+            status=503,
+            title="Not ready",
+            detail=f"database unreachable: {type(exc).__name__}",
         )
     expected = request.app.state.head_revisions
     if current != expected:

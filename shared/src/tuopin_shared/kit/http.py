@@ -31,12 +31,14 @@ def check_if_match(if_match: str | None, current_version: int) -> None:
     """412 when the client's copy is stale, 428 when it sent no If-Match at all."""
     if if_match is None:
         raise PreconditionRequired(
-            "send If-Match with the ETag from your last read, so that a concurrent change is not overwritten"
+            "send If-Match with the ETag from your last read,"
+            " so that a concurrent change is not overwritten"
         )
     tags = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
     if "*" in tags or etag(current_version) in tags:
         return
     raise PreconditionFailed(
-        f"the resource changed since it was read (current ETag {etag(current_version)}); read it again",
+        f"the resource changed since it was read (current ETag {etag(current_version)});"
+        " read it again",
         headers={"ETag": etag(current_version)},
     )

@@ -6,14 +6,13 @@ import uuid
 
 from fastapi import APIRouter, Request, status
 
+from tuopin_registry.access import Editor, Reader, record
+from tuopin_registry.assessments import service
+from tuopin_registry.households.service import household_in_scope
 from tuopin_shared.contracts.clock import today
 from tuopin_shared.contracts.registry import Assessment, AssessmentInput
 from tuopin_shared.kit.errors import problem_responses
 from tuopin_shared.kit.http import Session
-
-from tuopin_registry.access import Editor, Reader, record
-from tuopin_registry.assessments import service
-from tuopin_registry.households.service import household_in_scope
 
 router = APIRouter(prefix="/v1/households/{household_id}/assessments", tags=["assessments"])
 

@@ -130,7 +130,8 @@ def evaluate(
         water_failures.append("quality not acceptable")
     if findings.water_fetch_minutes > params.water_max_fetch_minutes:
         water_failures.append(
-            f"fetching takes {findings.water_fetch_minutes} min, over {params.water_max_fetch_minutes}"
+            f"fetching takes {findings.water_fetch_minutes} min,"
+            f" over {params.water_max_fetch_minutes}"
         )
     if findings.water_outage_days > params.water_max_outage_days:
         water_failures.append(

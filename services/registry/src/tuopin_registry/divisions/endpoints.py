@@ -7,15 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.dialects.postgresql import insert
 
+from tuopin_registry.access import ParameterEditor, Reader, ensure_in_scope, record
+from tuopin_registry.divisions import repository
+from tuopin_registry.divisions.models import DivisionRow, ParameterSetRow
 from tuopin_shared.contracts.divisions import DivisionCode, division_level
 from tuopin_shared.contracts.enums import DivisionLevel
 from tuopin_shared.contracts.registry import Division, ParameterSet, ParameterSetOut
 from tuopin_shared.kit.errors import NotFound, Unprocessable, field_error, problem_responses
 from tuopin_shared.kit.http import Session
-
-from tuopin_registry.access import ParameterEditor, Reader, ensure_in_scope, record
-from tuopin_registry.divisions import repository
-from tuopin_registry.divisions.models import DivisionRow, ParameterSetRow
 
 router = APIRouter(prefix="/v1/divisions", tags=["divisions"])
 
@@ -57,14 +56,23 @@ async def get_division(code: CodeParam, session: Session, _: Reader) -> Division
 def _district_param(code: str) -> str:
     if division_level(code) is not DivisionLevel.COUNTY:
         raise Unprocessable(
-            errors=[field_error("code", "parameters are set per district (county level)", "not_a_district", "path")]
+            errors=[
+                field_error(
+                    "code",
+                    "parameters are set per district (county level)",
+                    "not_a_district",
+                    "path",
+                )
+            ]
         )
     return code
 
 
 @router.get("/{code}/parameters/{year}", responses=problem_responses(404))
-async def get_parameters(code: CodeParam, year: YearParam, session: Session, _: Reader) -> ParameterSetOut:
-    """Get the registry's rule parameters (income line, school ages, water) for a district and year."""
+async def get_parameters(
+    code: CodeParam, year: YearParam, session: Session, _: Reader
+) -> ParameterSetOut:
+    """Get a district's rule parameters (income line, school ages, water) for a year."""
     row = await session.get(ParameterSetRow, (_district_param(code), year))
     if row is None:
         raise NotFound(f"no parameters are set for {code} in {year}")
@@ -93,5 +101,7 @@ async def put_parameters(
         .returning(ParameterSetRow)
     )
     row = (await session.execute(statement)).scalar_one()
-    await record(session, request, principal, "set_parameters", "parameter_set", f"{district}/{year}")
+    await record(
+        session, request, principal, "set_parameters", "parameter_set", f"{district}/{year}"
+    )
     return ParameterSetOut.model_validate(row, from_attributes=True)

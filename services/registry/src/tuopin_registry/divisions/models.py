@@ -10,9 +10,7 @@ from tuopin_registry.db import Base
 class DivisionRow(Base):
     __tablename__ = "division"
     __table_args__ = (
-        CheckConstraint(
-            "level IN ('province', 'city', 'county', 'town', 'village')", name="level"
-        ),
+        CheckConstraint("level IN ('province', 'city', 'county', 'town', 'village')", name="level"),
         CheckConstraint("code ~ '^[0-9]{12}$'", name="code_digits"),
     )
 

@@ -23,5 +23,7 @@ async def children(session: AsyncSession, parent: str | None) -> list[DivisionRo
     return list((await session.execute(statement)).scalars())
 
 
-async def parameters(session: AsyncSession, division_code: str, year: int) -> ParameterSetRow | None:
+async def parameters(
+    session: AsyncSession, division_code: str, year: int
+) -> ParameterSetRow | None:
     return await session.get(ParameterSetRow, (district_of(division_code), year))

@@ -8,6 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from tuopin_registry.access import Editor, Reader, record
+from tuopin_registry.households import repository, service
+from tuopin_registry.households.models import HouseholdRow
+from tuopin_registry.members import repository as member_repository
+from tuopin_registry.members import service as member_service
+from tuopin_registry.members.models import MemberRow
+from tuopin_registry.members.views import member_view
 from tuopin_shared.contracts.clock import today
 from tuopin_shared.contracts.divisions import DivisionCode
 from tuopin_shared.contracts.enums import PovertyCause, PovertyStatus
@@ -24,14 +31,6 @@ from tuopin_shared.kit.auth import Principal
 from tuopin_shared.kit.errors import Unprocessable, field_error, problem_responses
 from tuopin_shared.kit.http import IfMatch, Session, etag
 from tuopin_shared.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-
-from tuopin_registry.access import Editor, Reader, record
-from tuopin_registry.households import repository, service
-from tuopin_registry.households.models import HouseholdRow
-from tuopin_registry.members import repository as member_repository
-from tuopin_registry.members import service as member_service
-from tuopin_registry.members.models import MemberRow
-from tuopin_registry.members.views import member_view
 
 router = APIRouter(prefix="/v1/households", tags=["households"])
 

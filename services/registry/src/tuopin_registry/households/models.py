@@ -1,7 +1,7 @@
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import CHAR, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, func, text
+from sqlalchemy import CHAR, Boolean, CheckConstraint, ForeignKey, Integer, String, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,9 +29,7 @@ class HouseholdRow(Base):
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
     )
-    division_code: Mapped[str] = mapped_column(
-        CHAR(12), ForeignKey("division.code"), index=True
-    )
+    division_code: Mapped[str] = mapped_column(CHAR(12), ForeignKey("division.code"), index=True)
     address: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(30), index=True)

@@ -9,12 +9,6 @@ from typing import Any
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tuopin_shared.contracts.enums import DivisionLevel, PovertyStatus
-from tuopin_shared.contracts.registry import HouseholdCreate, HouseholdUpdate, MemberCreate
-from tuopin_shared.kit.auth import Principal
-from tuopin_shared.kit.errors import Forbidden, NotFound, Unprocessable, field_error
-from tuopin_shared.kit.http import check_if_match
-
 from tuopin_registry import outbox
 from tuopin_registry.divisions.models import DivisionRow
 from tuopin_registry.households import repository
@@ -23,10 +17,19 @@ from tuopin_registry.members import service as members
 from tuopin_registry.members.models import MemberRow
 from tuopin_registry.status.models import StatusChangeRow
 from tuopin_registry.status.rules import INITIAL
+from tuopin_shared.contracts.enums import DivisionLevel, PovertyStatus
+from tuopin_shared.contracts.registry import HouseholdCreate, HouseholdUpdate, MemberCreate
+from tuopin_shared.kit.auth import Principal
+from tuopin_shared.kit.errors import Forbidden, NotFound, Unprocessable, field_error
+from tuopin_shared.kit.http import check_if_match
 
 
 async def household_in_scope(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession,
+    principal: Principal,
+    household_id: uuid.UUID,
+    *,
+    for_update: bool = False,
 ) -> HouseholdRow:
     row = await repository.get(session, household_id, for_update=for_update)
     if row is None or not principal.covers(row.division_code):
@@ -113,7 +116,14 @@ async def create(
         added.append(
             await members.add(session, household, member, field_prefix=f"members.{index}.")
         )
-    await outbox.append(session, "household", household.id, household.version, "created", household_payload(household))
+    await outbox.append(
+        session,
+        "household",
+        household.id,
+        household.version,
+        "created",
+        household_payload(household),
+    )
     return household, added
 
 
@@ -138,7 +148,14 @@ async def update(
     household.updated_at = func.now()
     await session.flush()
     await session.refresh(household)
-    await outbox.append(session, "household", household.id, household.version, "updated", household_payload(household))
+    await outbox.append(
+        session,
+        "household",
+        household.id,
+        household.version,
+        "updated",
+        household_payload(household),
+    )
     return household
 
 

@@ -31,7 +31,11 @@ async def household_size(session: AsyncSession, household_id: uuid.UUID, year: i
 
 
 async def record(
-    session: AsyncSession, principal: Principal, household: HouseholdRow, year: int, body: IncomeInput
+    session: AsyncSession,
+    principal: Principal,
+    household: HouseholdRow,
+    year: int,
+    body: IncomeInput,
 ) -> IncomeRow:
     size = await household_size(session, household.id, year)
     if size == 0:
@@ -80,7 +84,9 @@ async def record(
 
 
 async def history(session: AsyncSession, household_id: uuid.UUID) -> list[IncomeRow]:
-    statement = select(IncomeRow).where(IncomeRow.household_id == household_id).order_by(IncomeRow.year)
+    statement = (
+        select(IncomeRow).where(IncomeRow.household_id == household_id).order_by(IncomeRow.year)
+    )
     return list((await session.execute(statement)).scalars())
 
 
@@ -92,5 +98,3 @@ async def latest(session: AsyncSession, household_id: uuid.UUID) -> IncomeRow | 
         .limit(1)
     )
     return (await session.execute(statement)).scalar_one_or_none()
-
-

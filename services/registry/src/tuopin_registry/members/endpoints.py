@@ -6,21 +6,25 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
+from tuopin_registry.access import Editor, Reader, record
+from tuopin_registry.members import service
+from tuopin_registry.members.models import MemberRow
+from tuopin_registry.members.views import member_view
 from tuopin_shared.contracts.clock import today
 from tuopin_shared.contracts.registry import Member, MemberDeath, MemberMove, MemberUpdate
 from tuopin_shared.kit.errors import problem_responses
 from tuopin_shared.kit.http import IfMatch, Session, etag
 
-from tuopin_registry.access import Editor, Reader, record
-from tuopin_registry.members import service
-from tuopin_registry.members.models import MemberRow
-from tuopin_registry.members.views import member_view
-
 router = APIRouter(prefix="/v1/members", tags=["members"])
 
 
 async def _answer(
-    request: Request, response: Response, session: Session, principal: Editor, member: MemberRow, action: str
+    request: Request,
+    response: Response,
+    session: Session,
+    principal: Editor,
+    member: MemberRow,
+    action: str,
 ) -> Member:
     await record(session, request, principal, action, "member", member.id)
     response.headers["ETag"] = etag(member.version)

@@ -14,7 +14,9 @@ from tuopin_registry.households.models import HouseholdRow
 from tuopin_registry.members.models import MemberRow
 
 
-async def insert_unless_registered(session: AsyncSession, values: dict[str, Any]) -> MemberRow | None:
+async def insert_unless_registered(
+    session: AsyncSession, values: dict[str, Any]
+) -> MemberRow | None:
     """Insert a member; None when the resident ID is already in the registry.
 
     ON CONFLICT keeps the transaction usable (unlike a failed INSERT), so the caller
@@ -43,19 +45,25 @@ async def holder_of(session: AsyncSession, resident_id: str) -> tuple[uuid.UUID,
     return (row[0], row[1]) if row else None
 
 
-async def get(session: AsyncSession, member_id: uuid.UUID, *, for_update: bool = False) -> MemberRow | None:
+async def get(
+    session: AsyncSession, member_id: uuid.UUID, *, for_update: bool = False
+) -> MemberRow | None:
     statement = select(MemberRow).where(MemberRow.id == member_id)
     if for_update:
         statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def of_households(session: AsyncSession, household_ids: Sequence[uuid.UUID]) -> list[MemberRow]:
+async def of_households(
+    session: AsyncSession, household_ids: Sequence[uuid.UUID]
+) -> list[MemberRow]:
     if not household_ids:
         return []
     statement = (
         select(MemberRow)
         .where(MemberRow.household_id.in_(household_ids))
-        .order_by(MemberRow.household_id, MemberRow.relation_to_head != "head", MemberRow.birth_date)
+        .order_by(
+            MemberRow.household_id, MemberRow.relation_to_head != "head", MemberRow.birth_date
+        )
     )
     return list((await session.execute(statement)).scalars())

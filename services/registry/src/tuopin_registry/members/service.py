@@ -9,16 +9,15 @@ from typing import Any
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tuopin_registry import outbox
+from tuopin_registry.households.models import HouseholdRow
+from tuopin_registry.members import repository
+from tuopin_registry.members.models import MemberRow
 from tuopin_shared.contracts.identity import parse_resident_id
 from tuopin_shared.contracts.registry import MemberCreate, MemberDeath, MemberMove, MemberUpdate
 from tuopin_shared.kit.auth import Principal
 from tuopin_shared.kit.errors import Conflict, NotFound, Unprocessable, field_error
 from tuopin_shared.kit.http import check_if_match
-
-from tuopin_registry import outbox
-from tuopin_registry.households.models import HouseholdRow
-from tuopin_registry.members import repository
-from tuopin_registry.members.models import MemberRow
 
 
 def _column_values(fields: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +103,11 @@ async def update(
     if (member.disability_grade is None) != (member.disability_category is None):
         raise Unprocessable(
             "disability_category and disability_grade go together",
-            errors=[field_error("disability_grade", "set or clear it with disability_category", "inconsistent")],
+            errors=[
+                field_error(
+                    "disability_grade", "set or clear it with disability_category", "inconsistent"
+                )
+            ],
         )
     return await _save(session, member, "updated")
 
@@ -124,7 +127,9 @@ async def record_death(
     if body.deceased_on > today:
         raise Unprocessable(errors=[field_error("deceased_on", "is in the future", "future_date")])
     if body.deceased_on < member.birth_date:
-        raise Unprocessable(errors=[field_error("deceased_on", "is before the birth date", "before_birth")])
+        raise Unprocessable(
+            errors=[field_error("deceased_on", "is before the birth date", "before_birth")]
+        )
     member.deceased_on = body.deceased_on
     return await _save(session, member, "deceased")
 
@@ -140,11 +145,14 @@ async def move(
     check_if_match(if_match, member.version)
     target = await session.get(HouseholdRow, body.household_id)
     if target is None or not principal.covers(target.division_code):
-        raise NotFound(f"household {body.household_id} not found", errors=[
-            field_error("household_id", "no such household in your division", "not_found")
-        ])
+        raise NotFound(
+            f"household {body.household_id} not found",
+            errors=[field_error("household_id", "no such household in your division", "not_found")],
+        )
     if target.id == household.id:
-        raise Unprocessable(errors=[field_error("household_id", "the member already lives there", "same_household")])
+        raise Unprocessable(
+            errors=[field_error("household_id", "the member already lives there", "same_household")]
+        )
     if member.deceased_on is not None:
         raise Conflict("a deceased member cannot move")
     member.household_id = target.id
@@ -157,7 +165,9 @@ def member_payload(row: MemberRow) -> dict[str, Any]:
     payload: dict[str, Any] = {}
     for column in MemberRow.__table__.columns:
         value = getattr(row, column.key)
-        payload[column.key] = value.isoformat() if isinstance(value, date) else (
-            str(value) if isinstance(value, uuid.UUID) else value
+        payload[column.key] = (
+            value.isoformat()
+            if isinstance(value, date)
+            else (str(value) if isinstance(value, uuid.UUID) else value)
         )
     return payload

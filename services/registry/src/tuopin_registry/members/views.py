@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuopin_shared.contracts.identity import mask_resident_id
-from tuopin_shared.contracts.registry import Member
-
 from tuopin_registry.assessments.rules import IN_SCHOOL
 from tuopin_registry.members.models import MemberRow
+from tuopin_shared.contracts.identity import mask_resident_id
+from tuopin_shared.contracts.registry import Member
 
 
 def member_view(row: MemberRow, *, unmasked: bool) -> Member:

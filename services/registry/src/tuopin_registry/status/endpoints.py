@@ -6,14 +6,13 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
+from tuopin_registry.access import Reader, StatusEditor, record
+from tuopin_registry.households.service import household_in_scope
+from tuopin_registry.status import service
 from tuopin_shared.contracts.clock import today
 from tuopin_shared.contracts.registry import StatusChange, StatusChangeInput
 from tuopin_shared.kit.errors import problem_responses
 from tuopin_shared.kit.http import IfMatch, Session, check_if_match, etag
-
-from tuopin_registry.access import Reader, StatusEditor, record
-from tuopin_registry.households.service import household_in_scope
-from tuopin_registry.status import service
 
 router = APIRouter(prefix="/v1/households/{household_id}/status-changes", tags=["status"])
 
@@ -38,8 +37,15 @@ async def change_status(
     if if_match is not None:
         check_if_match(if_match, household.version)
     row = await service.change(session, principal, household, body, today())
-    await record(session, request, principal, "change_status", "household", household.id,
-                 {"to_status": body.to_status.value})
+    await record(
+        session,
+        request,
+        principal,
+        "change_status",
+        "household",
+        household.id,
+        {"to_status": body.to_status.value},
+    )
     response.headers["ETag"] = etag(household.version)
     return StatusChange.model_validate(row)
 
@@ -50,4 +56,6 @@ async def list_status_changes(
 ) -> list[StatusChange]:
     """A household's full status history, oldest first."""
     household = await household_in_scope(session, principal, household_id)
-    return [StatusChange.model_validate(row) for row in await service.history(session, household.id)]
+    return [
+        StatusChange.model_validate(row) for row in await service.history(session, household.id)
+    ]

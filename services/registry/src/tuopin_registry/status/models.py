@@ -1,12 +1,21 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Identity, Integer, String, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Identity,
+    Integer,
+    String,
+    func,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tuopin_registry.households.models import one_of
 from tuopin_registry.db import Base
+from tuopin_registry.households.models import one_of
 from tuopin_shared.contracts.enums import PovertyStatus
 
 

@@ -52,7 +52,9 @@ async def change(
     current = PovertyStatus(household.status)
     refusal = transition_refusal(current, body.to_status)
     if refusal:
-        raise Conflict(refusal, errors=[field_error("to_status", refusal, "transition_not_allowed")])
+        raise Conflict(
+            refusal, errors=[field_error("to_status", refusal, "transition_not_allowed")]
+        )
     if body.effective_on > today:
         raise Unprocessable(errors=[field_error("effective_on", "is in the future", "future_date")])
     last = await session.scalar(
@@ -63,7 +65,11 @@ async def change(
     )
     if last is not None and body.effective_on < last:
         raise Unprocessable(
-            errors=[field_error("effective_on", f"is before the previous change ({last})", "out_of_order")]
+            errors=[
+                field_error(
+                    "effective_on", f"is before the previous change ({last})", "out_of_order"
+                )
+            ]
         )
     lifted_out_year = None
     if body.to_status is PovertyStatus.LIFTED_OUT:
@@ -91,7 +97,9 @@ async def change(
         "effective_on": body.effective_on.isoformat(),
         "reason": body.reason,
     }
-    await outbox.append(session, "household", household.id, household.version, "status_changed", payload)
+    await outbox.append(
+        session, "household", household.id, household.version, "status_changed", payload
+    )
     return row
 
 
