@@ -292,3 +292,30 @@ async def test_list_filters(
     )
     assert await ids(per_capita_income_below="4300") == {ill["id"]}
     assert await ids(per_capita_income_below="1000") == set()
+
+
+async def test_phone_and_certificate_number_are_masked_without_pii(
+    client: AsyncClient, token: Any, district: None
+) -> None:
+    number = new_resident_id()
+    body = household_body(
+        phone="13812345678",
+        members=[
+            member_body(
+                resident_id=number,
+                disability_category="physical",
+                disability_grade=2,
+                disability_certificate_no=number + "42",
+            )
+        ],
+    )
+    created = (await client.post("/v1/households", json=body, headers=token(Role.admin))).json()
+    assert created["phone"] == "138****5678"
+    certificate = created["members"][0]["disability_certificate_no"]
+    assert certificate == number[:6] + "********" + number[14:] + "42"
+    assert number not in str(created)
+    full = (
+        await client.get(f"/v1/households/{created['id']}", headers=token(Role.admin, pii=True))
+    ).json()
+    assert full["phone"] == "13812345678"
+    assert full["members"][0]["disability_certificate_no"] == number + "42"

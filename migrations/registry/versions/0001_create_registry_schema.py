@@ -53,6 +53,7 @@ FOR EACH ROW EXECUTE FUNCTION registry.refuse_change()
     op.create_table(
         "change_event",
         sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("division_code", sa.CHAR(length=12), nullable=False),
         sa.Column("entity", sa.String(length=30), nullable=False),
         sa.Column("entity_id", sa.UUID(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -60,8 +61,8 @@ FOR EACH ROW EXECUTE FUNCTION registry.refuse_change()
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column(
             "txid",
-            sa.String(length=30),
-            server_default=sa.text("pg_current_xact_id()::text"),
+            sa.BigInteger(),
+            server_default=sa.text("(pg_current_xact_id()::text)::bigint"),
             nullable=False,
         ),
         sa.Column(
@@ -72,6 +73,9 @@ FOR EACH ROW EXECUTE FUNCTION registry.refuse_change()
         ),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_change_event")),
         schema="registry",
+    )
+    op.create_index(
+        "ix_change_event_txid_seq", "change_event", ["txid", "seq"], unique=False, schema="registry"
     )
     op.create_table(
         "division",
@@ -427,6 +431,7 @@ def downgrade() -> None:
     op.drop_table("household", schema="registry")
     op.drop_index(op.f("ix_division_parent_code"), table_name="division", schema="registry")
     op.drop_table("division", schema="registry")
+    op.drop_index("ix_change_event_txid_seq", table_name="change_event", schema="registry")
     op.drop_table("change_event", schema="registry")
     op.drop_table("audit_log", schema="registry")
     op.execute("DROP FUNCTION registry.refuse_change()")

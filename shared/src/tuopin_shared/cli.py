@@ -81,7 +81,7 @@ def token(
     role: Annotated[list[Role], typer.Option(help="Role (repeatable).")] = [Role.admin],  # noqa: B006
     division: Annotated[str, typer.Option(help="Division code the token is scoped to.")] = "510303",
     pii: Annotated[bool, typer.Option(help="Grant the pii permission.")] = False,
-    subject: Annotated[str, typer.Option(help="User name.")] = "dev-admin",
+    subject: Annotated[str | None, typer.Option(help="User name; default dev-<role>.")] = None,
     institution: Annotated[str | None, typer.Option(help="Institution code (medical).")] = None,
     hours: Annotated[int, typer.Option(min=1, max=24 * 30)] = 12,
 ) -> None:
@@ -96,7 +96,7 @@ def token(
     typer.echo(
         mint_token(
             settings,
-            subject=subject,
+            subject=subject or f"dev-{role[0].value}",
             roles=role,
             division=division,
             permissions=[Permission.pii] if pii else [],
@@ -117,6 +117,8 @@ def dev(
     from tuopin_shared.kit.embedded import embedded_database_url
 
     common = CommonSettings()
+    # A SIGTERM (an IDE's stop button, `timeout`, systemd) shuts down like Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
     env = dict(os.environ)
     if common.database_url is None:
         typer.echo(f"starting embedded PostgreSQL in {common.data_dir} …")
@@ -161,6 +163,10 @@ def dev(
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from tuopin_registry.demo.command import seed_demo
 from tuopin_registry.settings import RegistrySettings
 from tuopin_shared.kit.app import create_service_app
 from tuopin_shared.kit.service import ServiceSpec, migrations_root
@@ -16,6 +17,7 @@ SERVICE = ServiceSpec(
     app="tuopin_registry.main:create_app",
     migrations=migrations_root(__file__) / "registry",
     settings=RegistrySettings,
+    commands={"seed-demo": seed_demo},
 )
 
 DESCRIPTION = """

@@ -13,6 +13,7 @@ from tuopin_registry.db import change_event
 
 async def append(
     session: AsyncSession,
+    division_code: str,
     entity: str,
     entity_id: uuid.UUID,
     version: int,
@@ -21,6 +22,11 @@ async def append(
 ) -> None:
     await session.execute(
         insert(change_event).values(
-            entity=entity, entity_id=entity_id, version=version, kind=kind, payload=payload
+            division_code=division_code,
+            entity=entity,
+            entity_id=entity_id,
+            version=version,
+            kind=kind,
+            payload=payload,
         )
     )

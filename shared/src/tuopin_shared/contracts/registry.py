@@ -199,6 +199,9 @@ class Member(MemberFields):
     id: uuid.UUID
     household_id: uuid.UUID
     resident_id: str = Field(description="Masked unless the caller holds the pii permission.")
+    disability_certificate_no: str | None = Field(
+        description="Masked like the resident ID unless the caller holds the pii permission."
+    )
     sex: Sex
     birth_date: date
     in_school: bool
@@ -277,6 +280,7 @@ class Household(HouseholdFields):
 
     id: uuid.UUID
     division_code: DivisionCode
+    phone: str | None = Field(description="Masked unless the caller holds the pii permission.")
     status: PovertyStatus
     registered_year: int | None
     lifted_out_year: int | None

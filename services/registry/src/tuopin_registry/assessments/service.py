@@ -88,6 +88,7 @@ async def record(
     await session.refresh(row)
     await outbox.append(
         session,
+        household.division_code,
         "guarantee_assessment",
         row.id,
         1,

@@ -18,6 +18,7 @@ from tuopin_registry.members.views import member_view
 from tuopin_shared.contracts.clock import today
 from tuopin_shared.contracts.divisions import DivisionCode
 from tuopin_shared.contracts.enums import PovertyCause, PovertyStatus
+from tuopin_shared.contracts.masking import mask_phone
 from tuopin_shared.contracts.pages import Page
 from tuopin_shared.contracts.registry import (
     Household,
@@ -45,13 +46,13 @@ async def household_view(
     if members is None:
         members = await member_repository.of_households(session, [household.id])
     unmasked = principal.can_see_pii
-    if unmasked and members:
+    if unmasked:
         await record(session, request, principal, "read_pii", "household", household.id)
+    fields = {c.key: getattr(household, c.key) for c in HouseholdRow.__table__.columns}
+    if not unmasked:
+        fields["phone"] = mask_phone(household.phone)
     return Household.model_validate(
-        {
-            **{c.key: getattr(household, c.key) for c in HouseholdRow.__table__.columns},
-            "members": [member_view(m, unmasked=unmasked) for m in members],
-        }
+        {**fields, "members": [member_view(m, unmasked=unmasked) for m in members]}
     )
 
 

@@ -118,6 +118,7 @@ async def create(
         )
     await outbox.append(
         session,
+        household.division_code,
         "household",
         household.id,
         household.version,
@@ -150,6 +151,7 @@ async def update(
     await session.refresh(household)
     await outbox.append(
         session,
+        household.division_code,
         "household",
         household.id,
         household.version,

@@ -67,6 +67,7 @@ async def record(
     row = (await session.execute(statement)).scalar_one()
     await outbox.append(
         session,
+        household.division_code,
         "household_income",
         household.id,
         year,

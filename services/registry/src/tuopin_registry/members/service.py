@@ -51,7 +51,15 @@ async def add(
             household_id=str(household_id) if household_id else None,
             division_code=division,
         )
-    await outbox.append(session, "member", row.id, row.version, "created", member_payload(row))
+    await outbox.append(
+        session,
+        household.division_code,
+        "member",
+        row.id,
+        row.version,
+        "created",
+        member_payload(row),
+    )
     return row
 
 
@@ -65,12 +73,22 @@ async def member_in_scope(
     return member, household
 
 
-async def _save(session: AsyncSession, member: MemberRow, kind: str) -> MemberRow:
+async def _save(
+    session: AsyncSession, member: MemberRow, household: HouseholdRow, kind: str
+) -> MemberRow:
     member.version += 1
     member.updated_at = func.now()
     await session.flush()
     await session.refresh(member)
-    await outbox.append(session, "member", member.id, member.version, kind, member_payload(member))
+    await outbox.append(
+        session,
+        household.division_code,
+        "member",
+        member.id,
+        member.version,
+        kind,
+        member_payload(member),
+    )
     return member
 
 
@@ -81,7 +99,7 @@ async def update(
     body: MemberUpdate,
     if_match: str | None,
 ) -> MemberRow:
-    member, _ = await member_in_scope(session, principal, member_id, for_update=True)
+    member, household = await member_in_scope(session, principal, member_id, for_update=True)
     check_if_match(if_match, member.version)
     changes = _column_values({name: getattr(body, name) for name in body.model_fields_set})
     nullable = {
@@ -109,7 +127,7 @@ async def update(
                 )
             ],
         )
-    return await _save(session, member, "updated")
+    return await _save(session, member, household, "updated")
 
 
 async def record_death(
@@ -120,7 +138,7 @@ async def record_death(
     if_match: str | None,
     today: date,
 ) -> MemberRow:
-    member, _ = await member_in_scope(session, principal, member_id, for_update=True)
+    member, household = await member_in_scope(session, principal, member_id, for_update=True)
     check_if_match(if_match, member.version)
     if member.deceased_on is not None:
         raise Conflict(f"the death was already recorded on {member.deceased_on}")
@@ -131,7 +149,7 @@ async def record_death(
             errors=[field_error("deceased_on", "is before the birth date", "before_birth")]
         )
     member.deceased_on = body.deceased_on
-    return await _save(session, member, "deceased")
+    return await _save(session, member, household, "deceased")
 
 
 async def move(
@@ -157,7 +175,7 @@ async def move(
         raise Conflict("a deceased member cannot move")
     member.household_id = target.id
     member.relation_to_head = body.relation_to_head.value
-    return await _save(session, member, "moved")
+    return await _save(session, member, target, "moved")
 
 
 def member_payload(row: MemberRow) -> dict[str, Any]:

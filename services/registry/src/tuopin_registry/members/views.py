@@ -7,6 +7,7 @@ from typing import Any
 from tuopin_registry.assessments.rules import IN_SCHOOL
 from tuopin_registry.members.models import MemberRow
 from tuopin_shared.contracts.identity import mask_resident_id
+from tuopin_shared.contracts.masking import mask_certificate_number
 from tuopin_shared.contracts.registry import Member
 
 
@@ -14,5 +15,6 @@ def member_view(row: MemberRow, *, unmasked: bool) -> Member:
     data: dict[str, Any] = {c.key: getattr(row, c.key) for c in MemberRow.__table__.columns}
     if not unmasked:
         data["resident_id"] = mask_resident_id(row.resident_id)
+        data["disability_certificate_no"] = mask_certificate_number(row.disability_certificate_no)
     data["in_school"] = row.school_stage in IN_SCHOOL
     return Member.model_validate(data)

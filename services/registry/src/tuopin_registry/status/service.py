@@ -98,7 +98,13 @@ async def change(
         "reason": body.reason,
     }
     await outbox.append(
-        session, "household", household.id, household.version, "status_changed", payload
+        session,
+        household.division_code,
+        "household",
+        household.id,
+        household.version,
+        "status_changed",
+        payload,
     )
     return row
 
