@@ -1,6 +1,11 @@
 # Two commands: `make run` and `make test`. Both start from a fresh clone with
 # only Python 3.11+ and make: the virtual environment is built from uv.lock.
-PYTHON ?= python3
+# The embedded PostgreSQL (pgserver) has wheels for CPython 3.11 and 3.12: prefer
+# those; with only a newer Python, uv provides a 3.12 for the virtual environment.
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null \
+	&& { command -v $$p; exit; }; done; command -v python3)
+VENV_PYTHON ?= $(shell $(PYTHON) -c 'import sys; print(sys.executable if sys.version_info[:2] <= (3, 12) else "3.12")')
 VENV := .venv
 BOOT := .data/bootstrap
 UV := $(BOOT)/bin/uv
@@ -14,7 +19,7 @@ $(UV):
 	$(BOOT)/bin/pip install --quiet --disable-pip-version-check "uv>=0.8,<0.14"
 
 $(VENV)/.installed: $(UV) uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --python $(VENV_PYTHON)
 	@touch $@
 
 install: $(VENV)/.installed

@@ -41,11 +41,42 @@ async def test_readiness_fails_when_the_database_is_unreachable() -> None:
 def test_production_refuses_the_development_secret() -> None:
     from pydantic import ValidationError
 
-    with pytest.raises(ValidationError, match="development default"):
-        CommonSettings(environment="production", database_url="postgresql://db/x")
+    from tuopin_registry.main import create_app
+
     with pytest.raises(ValidationError, match="DATABASE_URL is required"):
         CommonSettings(environment="production", jwt_secret="x" * 40)
+    # Migrations need only the database URL ...
+    production = CommonSettings(environment="production", database_url="postgresql://db/x")
+    # ... but no service starts with the development secret.
+    with pytest.raises(ValueError, match="development default"):
+        create_app(common=production)
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        create_app(common=CommonSettings(database_url="postgresql://db/x", jwt_secret="short"))
     ok = CommonSettings(
         environment="production", database_url="postgresql://db/x", jwt_secret="x" * 40
     )
-    assert ok.jwt_secret.get_secret_value() == "x" * 40
+    assert create_app(common=ok).title == "Tuopin registry"
+
+
+def test_readiness_by_schema_revision() -> None:
+    from tuopin_shared.kit.migrations import Revisions
+
+    revisions = Revisions(heads=frozenset({"0002"}), known=frozenset({"0001", "0002"}))
+    assert revisions.readiness({"0002"}) is None
+    # A newer schema (expand/contract) still serves the previous version.
+    assert revisions.readiness({"0003"}) is None
+    assert "behind" in str(revisions.readiness({"0001"}))
+    assert "not migrated" in str(revisions.readiness(set()))
+
+
+def test_database_urls_from_providers_are_accepted() -> None:
+    from tuopin_shared.kit.database import asyncpg_url
+
+    assert (
+        asyncpg_url("postgres://u:p@db/x?sslmode=require")
+        == "postgresql+asyncpg://u:p@db/x?ssl=require"
+    )
+    assert asyncpg_url("postgresql://u@db/x?a=1&sslmode=verify-full") == (
+        "postgresql+asyncpg://u@db/x?a=1&ssl=verify-full"
+    )
+    assert asyncpg_url("postgresql+asyncpg://u@db/x") == "postgresql+asyncpg://u@db/x"

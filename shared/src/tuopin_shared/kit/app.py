@@ -14,7 +14,7 @@ from tuopin_shared.kit.database import database_url, make_engine, make_sessionma
 from tuopin_shared.kit.errors import install_error_handlers
 from tuopin_shared.kit.health import router as health_router
 from tuopin_shared.kit.logging import RequestContextMiddleware, configure_logging
-from tuopin_shared.kit.migrations import head_revisions
+from tuopin_shared.kit.migrations import revisions
 from tuopin_shared.kit.service import ServiceSpec
 from tuopin_shared.kit.settings import CommonSettings, ServiceSettings
 
@@ -36,6 +36,7 @@ def create_service_app(
     openapi_tags: list[dict[str, Any]] | None = None,
 ) -> FastAPI:
     common = common or CommonSettings()
+    common.check_token_settings()
     settings = settings or spec.settings()
 
     @asynccontextmanager
@@ -45,7 +46,7 @@ def create_service_app(
         engine = make_engine(url, settings, application_name=f"tuopin-{spec.name}")
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.head_revisions = head_revisions(spec)
+        app.state.revisions = revisions(spec)
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -54,11 +55,16 @@ def database_url(common: CommonSettings, service: ServiceSettings) -> str:
 
 
 def asyncpg_url(url: str) -> str:
-    """Accept the plain ``postgresql://`` form operators copy from their provider."""
+    """Accept the plain ``postgresql://`` form operators copy from their provider.
+
+    libpq's ``sslmode=`` is spelt ``ssl=`` by asyncpg; translate it rather than let
+    a managed database's usual URL fail at the first connection.
+    """
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
-    return url
+            url = "postgresql+asyncpg://" + url[len(prefix) :]
+            break
+    return re.sub(r"([?&])sslmode=", r"\1ssl=", url)
 
 
 def make_engine(url: str, service: ServiceSettings, application_name: str) -> AsyncEngine:

@@ -27,7 +27,13 @@ def embedded_server(data_dir: Path) -> Any:
         return _servers[data_dir]
     # pgserver falls back to a runtime folder for its socket; say which, quietly.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(_runtime_dir()))
-    import pgserver  # imported late: only development and tests need it
+    try:
+        import pgserver  # imported late: only development and tests need it
+    except ImportError as exc:
+        raise RuntimeError(
+            "no database URL is configured (TUOPIN_DATABASE_URL) and the embedded PostgreSQL"
+            " is not installed: install tuopin-shared[embedded] (CPython 3.11 or 3.12)"
+        ) from exc
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(data_dir.parent / f".{data_dir.name}.lock"), timeout=120):

@@ -39,12 +39,7 @@ async def readyz(request: Request) -> Any:
             title="Not ready",
             detail=f"database unreachable: {type(exc).__name__}",
         )
-    expected = request.app.state.head_revisions
-    if current != expected:
-        return problem_response(
-            request,
-            status=503,
-            title="Not ready",
-            detail=f"migrations behind: at {sorted(current) or 'none'}, head is {sorted(expected)}",
-        )
+    problem = request.app.state.revisions.readiness(current)
+    if problem is not None:
+        return problem_response(request, status=503, title="Not ready", detail=problem)
     return JSONResponse({"status": "ready", "service": spec.name, "revision": sorted(current)})

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = "x-request-id"
 # A caller's request id is echoed only if it is short and plain, so logs stay clean.
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PROBES = frozenset({"/healthz", "/readyz"})
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "console") -> None:
@@ -80,7 +81,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             principal = scope["state"].get("principal")
-            self.log.info(
+            # Probes arrive every few seconds from every orchestrator: keep them out of INFO.
+            emit = self.log.debug if scope["path"] in _PROBES else self.log.info
+            emit(
                 "request",
                 method=scope["method"],
                 path=scope["path"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from alembic import command
@@ -31,9 +32,37 @@ def upgrade(spec: ServiceSpec, url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(spec, url), revision)
 
 
-def head_revisions(spec: ServiceSpec) -> set[str]:
+@dataclass(frozen=True)
+class Revisions:
+    """What this version of the service knows of its schema's history."""
+
+    heads: frozenset[str]
+    known: frozenset[str]
+
+    def readiness(self, current: set[str]) -> str | None:
+        """None when the service can serve on a schema at ``current``; else why not.
+
+        A schema ahead of this version (a revision it does not know) is served:
+        migrations are expand/contract, so the previous version keeps working
+        while the next one rolls out.
+        """
+        if not current:
+            return "the schema is not migrated"
+        if current == self.heads or not current <= self.known:
+            return None
+        return f"migrations behind: at {sorted(current)}, head is {sorted(self.heads)}"
+
+
+def revisions(spec: ServiceSpec) -> Revisions:
     script = ScriptDirectory.from_config(alembic_config(spec, "postgresql+asyncpg://unused"))
-    return set(script.get_heads())
+    return Revisions(
+        heads=frozenset(script.get_heads()),
+        known=frozenset(rev.revision for rev in script.walk_revisions()),
+    )
+
+
+def head_revisions(spec: ServiceSpec) -> set[str]:
+    return set(revisions(spec).heads)
 
 
 async def current_revisions(connection: AsyncConnection, schema: str) -> set[str]:

@@ -42,7 +42,17 @@ class CommonSettings(BaseSettings):
     log_format: str = Field(default="console", pattern="^(console|json)$")
 
     @model_validator(mode="after")
-    def _refuse_development_secret_in_production(self) -> CommonSettings:
+    def _production_needs_a_database(self) -> CommonSettings:
+        if self.environment is Environment.production and self.database_url is None:
+            raise ValueError("TUOPIN_DATABASE_URL is required in production")
+        return self
+
+    def check_token_settings(self) -> None:
+        """Refuse the development secret outside development and test.
+
+        Checked when a service starts, not when settings load, so that commands
+        that verify no tokens (``tuopin migrate``) need only the database URL.
+        """
         if (
             self.environment is Environment.production
             and self.jwt_public_key is None
@@ -53,9 +63,9 @@ class CommonSettings(BaseSettings):
                 "TUOPIN_JWT_SECRET is the development default; in production set "
                 "TUOPIN_JWT_PUBLIC_KEY or TUOPIN_JWKS_URL (or a secret of your own)"
             )
-        if self.environment is Environment.production and self.database_url is None:
-            raise ValueError("TUOPIN_DATABASE_URL is required in production")
-        return self
+        if self.jwt_public_key is None and self.jwks_url is None:
+            if len(self.jwt_secret.get_secret_value()) < 32:
+                raise ValueError("TUOPIN_JWT_SECRET must be at least 32 characters")
 
 
 class ServiceSettings(BaseSettings):
