@@ -63,9 +63,9 @@ class CommonSettings(BaseSettings):
                 "TUOPIN_JWT_SECRET is the development default; in production set "
                 "TUOPIN_JWT_PUBLIC_KEY or TUOPIN_JWKS_URL (or a secret of your own)"
             )
-        if self.jwt_public_key is None and self.jwks_url is None:
-            if len(self.jwt_secret.get_secret_value()) < 32:
-                raise ValueError("TUOPIN_JWT_SECRET must be at least 32 characters")
+        shared_secret = self.jwt_public_key is None and self.jwks_url is None
+        if shared_secret and len(self.jwt_secret.get_secret_value()) < 32:
+            raise ValueError("TUOPIN_JWT_SECRET must be at least 32 characters")
 
 
 class ServiceSettings(BaseSettings):
