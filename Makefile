@@ -34,7 +34,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The benchmarks drive load with wrk (Debian/Ubuntu: apt-get install wrk).
 bench: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get install -y -qq wrk; } || { echo "install wrk first"; exit 1; }
 	$(VENV)/bin/python bench/registry_reads.py
 
 clean:

@@ -12,6 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -21,7 +22,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 
-from tuopin_shared.kit.database import asyncpg_url, get_session
+from tuopin_shared.kit.database import Reads, asyncpg_url, get_reads, get_session
 from tuopin_shared.kit.embedded import embedded_database_url
 from tuopin_shared.kit.migrations import upgrade
 from tuopin_shared.kit.service import installed_services
@@ -109,7 +110,16 @@ def isolate(app: FastAPI, connection: AsyncConnection) -> None:
                 await session.rollback()
                 raise
 
+    class ReadsOnTestConnection(Reads):
+        @asynccontextmanager
+        async def connection(self) -> AsyncIterator[AsyncConnection]:
+            yield connection
+
+    async def reads_on_test_connection() -> Reads:
+        return ReadsOnTestConnection(connection.engine)
+
     app.dependency_overrides[get_session] = session_on_test_connection
+    app.dependency_overrides[get_reads] = reads_on_test_connection
 
 
 def client_for(app: FastAPI) -> AsyncClient:

@@ -141,3 +141,6 @@ async def test_openapi_has_readable_operation_ids_summaries_and_errors(client: A
     assert {"401", "403", "409", "422"} <= set(create["responses"])
     assert "application/problem+json" in create["responses"]["409"]["content"]
     assert spec["components"]["schemas"]["HouseholdCreate"]["examples"]
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert create["security"] == [{"bearer": []}]
+    assert spec["paths"]["/healthz"]["get"]["security"] == []

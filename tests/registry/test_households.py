@@ -319,3 +319,35 @@ async def test_phone_and_certificate_number_are_masked_without_pii(
     ).json()
     assert full["phone"] == "13812345678"
     assert full["members"][0]["disability_certificate_no"] == number + "42"
+
+
+async def test_fast_household_json_equals_the_validated_model(
+    client: AsyncClient, admin: dict[str, str], create_household: Any, connection: Any
+) -> None:
+    import json
+
+    from tuopin_registry.households.repository import household_with_members
+    from tuopin_registry.households.views import household_json, present
+
+    number = new_resident_id()
+    created = await create_household(
+        phone="13812345678",
+        members=[
+            member_body(
+                resident_id=number,
+                disability_category="mental",
+                disability_grade=3,
+                disability_certificate_no=number + "63",
+            ),
+            member_body(relation_to_head="daughter", school_stage="primary", dibao=True),
+        ],
+    )
+    row = await household_with_members(connection, uuid.UUID(created["id"]))
+    assert row is not None
+    members = row.pop("members")
+    for unmasked in (False, True):
+        fast = json.loads(household_json(row, members, unmasked))
+        validated = json.loads(present(row, members, unmasked).model_dump_json())
+        assert fast == validated
+    response = await client.get(f"/v1/households/{created['id']}", headers=admin)
+    assert response.json() == json.loads(present(row, members, True).model_dump_json())

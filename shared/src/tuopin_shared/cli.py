@@ -119,6 +119,8 @@ def dev(
     common = CommonSettings()
     # A SIGTERM (an IDE's stop button, `timeout`, systemd) shuts down like Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
+    # Also when started from a script, where a background job inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     env = dict(os.environ)
     if common.database_url is None:
         typer.echo(f"starting embedded PostgreSQL in {common.data_dir} …")
@@ -132,7 +134,7 @@ def dev(
     processes = []
     for spec in services.values():
         processes.append(subprocess.Popen([*tuopin, "serve", spec.name], env=env))
-    time.sleep(1.5)
+    _wait_until_healthy(services, processes)
     admin = mint_token(
         common,
         subject="dev-admin",
@@ -163,6 +165,29 @@ def dev(
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def _wait_until_healthy(
+    services: dict[str, ServiceSpec], processes: list[subprocess.Popen[bytes]], timeout: float = 90
+) -> None:
+    """Poll each service's /healthz, so the URLs printed next already answer."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    for spec in services.values():
+        url = f"http://127.0.0.1:{spec.settings().port}/healthz"
+        while True:
+            if any(p.poll() is not None for p in processes):
+                raise typer.Exit(1)
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                typer.echo(f"{spec.name} did not answer on {url}", err=True)
+                raise typer.Exit(1)
+            time.sleep(0.3)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tuopin_registry.db import audit_log
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.kit import audit
 from tuopin_shared.kit.auth import Principal, require_roles
 from tuopin_shared.kit.errors import NotFound
-from tuopin_shared.kit.http import Session
 
 READ_ROLES = (
     Role.admin,
@@ -40,7 +40,7 @@ def ensure_in_scope(principal: Principal, division_code: str, what: str) -> None
 
 
 async def record(
-    session: Session,
+    session: AsyncSession | AsyncConnection,
     request: Request,
     principal: Principal,
     action: str,

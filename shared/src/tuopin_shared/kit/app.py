@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from tuopin_shared.kit.auth import TokenVerifier
+from tuopin_shared.kit.auth import BEARER_SCHEME, TokenVerifier
 from tuopin_shared.kit.database import database_url, make_engine, make_sessionmaker
 from tuopin_shared.kit.errors import install_error_handlers
 from tuopin_shared.kit.health import router as health_router
@@ -24,6 +25,30 @@ Hook = Callable[[FastAPI], Any]
 def _operation_id(route: APIRoute) -> str:
     # Readable operationIds for generated clients: the endpoint function's name.
     return route.name
+
+
+# Routes anyone may call without a token.
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def _openapi_with_bearer_auth(app: FastAPI) -> dict[str, Any]:
+    """The generated document, with the bearer scheme required on every non-public route."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = (
+            BEARER_SCHEME
+        )
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                operation["security"] = [] if path in PUBLIC_PATHS else [{"bearer": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_service_app(
@@ -45,6 +70,8 @@ def create_service_app(
         url = database_url(common, settings)
         engine = make_engine(url, settings, application_name=f"tuopin-{spec.name}")
         app.state.engine = engine
+        # The same pool; its connections run statements outside a transaction.
+        app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.revisions = revisions(spec)
         try:
@@ -64,6 +91,7 @@ def create_service_app(
     app.state.common = common
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(common)
+    app.openapi = lambda: _openapi_with_bearer_auth(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)

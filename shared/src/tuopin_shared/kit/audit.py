@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Identity, MetaData, String, Table, func, insert
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tuopin_shared.kit.auth import Principal
 
@@ -35,7 +35,7 @@ def audit_table(metadata: MetaData) -> Table:
 
 
 async def record(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     table: Table,
     principal: Principal,
     action: str,

@@ -7,12 +7,15 @@ from typing import Annotated
 from fastapi import Depends, Header
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tuopin_shared.kit.database import get_session
+from tuopin_shared.kit.database import Reads, get_reads, get_session
 from tuopin_shared.kit.errors import PreconditionFailed, PreconditionRequired
 
 # scope="function": the commit happens before the response is sent, so a client
 # never sees success for a write that then failed to commit.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+# For endpoints that only read (and at most append an audit row): autocommit.
+ReadDatabase = Annotated[Reads, Depends(get_reads)]
 
 IfMatch = Annotated[
     str | None,

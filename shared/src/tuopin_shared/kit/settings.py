@@ -79,5 +79,7 @@ class ServiceSettings(BaseSettings):
         default=None, description="Overrides TUOPIN_DATABASE_URL for this service alone."
     )
     pool_size: int = Field(default=10, ge=1, le=200)
-    max_overflow: int = Field(default=10, ge=0, le=200)
+    # No overflow: an overflow connection is opened and closed again under sustained
+    # load, and a connect costs more than waiting for a pooled connection.
+    max_overflow: int = Field(default=0, ge=0, le=200)
     statement_timeout_ms: int = Field(default=30_000, ge=0)

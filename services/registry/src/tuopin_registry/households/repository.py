@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tuopin_registry.households.models import HouseholdRow
 from tuopin_registry.incomes.models import IncomeRow
@@ -80,6 +82,33 @@ def summary_query(filters: HouseholdFilter) -> Select[tuple[object, ...]]:
         disabled = exists().where(_living_member(), MemberRow.disability_grade.is_not(None))
         statement = statement.where(disabled if filters.has_disabled_member else ~disabled)
     return statement
+
+
+# The household and its members in one round trip; PostgreSQL builds the members' JSON.
+_HOUSEHOLD_WITH_MEMBERS_SQL = """
+    SELECT h.*,
+           (SELECT coalesce(json_agg(m ORDER BY m.relation_to_head <> 'head', m.birth_date), '[]')
+              FROM registry.member m
+             WHERE m.household_id = h.id) AS members
+      FROM registry.household h
+     WHERE h.id = $1
+"""
+
+
+async def household_with_members(
+    connection: AsyncConnection, household_id: uuid.UUID
+) -> dict[str, Any] | None:
+    # The driver's own fetch on the pooled connection: the hottest read skips
+    # SQLAlchemy's statement compilation and result processing.
+    raw = await connection.get_raw_connection()
+    row = await raw.driver_connection.fetchrow(_HOUSEHOLD_WITH_MEMBERS_SQL, household_id)  # type: ignore[union-attr]
+    if row is None:
+        return None
+    household = dict(row)
+    members = household["members"]
+    # SQLAlchemy's adapter registers a JSON codec on its connections; a bare one has none.
+    household["members"] = json.loads(members) if isinstance(members, str) else members
+    return household
 
 
 async def page(
