@@ -15,6 +15,9 @@ from tuopin_shared.contracts.auth import Permission, Role
 from tuopin_shared.kit.service import ServiceSpec, installed_services
 from tuopin_shared.kit.settings import CommonSettings
 
+# The demo data's district (Gongjing); only the development commands default to it.
+DEMO_DISTRICT = "510303"
+
 app = typer.Typer(
     help="Tuopin: registry, benefits and monitoring for a poverty-alleviation programme.",
     no_args_is_help=True,
@@ -79,7 +82,9 @@ def serve(
 @app.command()
 def token(
     role: Annotated[list[Role], typer.Option(help="Role (repeatable).")] = [Role.admin],  # noqa: B006
-    division: Annotated[str, typer.Option(help="Division code the token is scoped to.")] = "510303",
+    division: Annotated[
+        str, typer.Option(help="Division code the token is scoped to.")
+    ] = DEMO_DISTRICT,
     pii: Annotated[bool, typer.Option(help="Grant the pii permission.")] = False,
     subject: Annotated[str | None, typer.Option(help="User name; default dev-<role>.")] = None,
     institution: Annotated[str | None, typer.Option(help="Institution code (medical).")] = None,
@@ -111,6 +116,9 @@ def dev(
     seed: Annotated[
         bool, typer.Option(help="Load the demo district if the register is empty.")
     ] = True,
+    division: Annotated[
+        str, typer.Option(help="Division of the printed admin token.")
+    ] = DEMO_DISTRICT,
 ) -> None:
     """Run everything locally: embedded PostgreSQL, migrations, demo data, all services."""
     from tuopin_shared.kit.auth import mint_token
@@ -131,26 +139,26 @@ def dev(
     subprocess.run([*tuopin, "migrate", "all"], env=env, check=True)
     if seed:
         subprocess.run([*tuopin, "seed-demo", "--if-empty"], env=env, check=True)
-    processes = []
-    for spec in services.values():
-        processes.append(subprocess.Popen([*tuopin, "serve", spec.name], env=env))
-    _wait_until_healthy(services, processes)
-    admin = mint_token(
-        common,
-        subject="dev-admin",
-        roles=[Role.admin],
-        division="510303",
-        permissions=[Permission.pii],
-    )
-    typer.echo("")
-    for spec in services.values():
-        port = spec.settings().port
-        typer.echo(
-            f"  {spec.title:<20} http://127.0.0.1:{port}   docs: http://127.0.0.1:{port}/docs"
-        )
-    typer.echo(f"\n  admin token (pii, district 510303, 12 h):\n  {admin}\n")
-    typer.echo("  Ctrl-C stops everything.")
+    processes: list[subprocess.Popen[bytes]] = []
     try:
+        for spec in services.values():
+            processes.append(subprocess.Popen([*tuopin, "serve", spec.name], env=env))
+        _wait_until_healthy(services, processes)
+        admin = mint_token(
+            common,
+            subject="dev-admin",
+            roles=[Role.admin],
+            division=division,
+            permissions=[Permission.pii],
+        )
+        typer.echo("")
+        for spec in services.values():
+            port = spec.settings().port
+            typer.echo(
+                f"  {spec.title:<20} http://127.0.0.1:{port}   docs: http://127.0.0.1:{port}/docs"
+            )
+        typer.echo(f"\n  admin token (pii, division {division}, 12 h):\n  {admin}\n")
+        typer.echo("  Ctrl-C stops everything.")
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
         typer.echo("a service stopped; shutting down", err=True)
