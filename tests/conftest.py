@@ -12,7 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -43,10 +43,9 @@ def _dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A fresh database with every service's schema migrated to head."""
-    server = _server_url()
+@contextmanager
+def migrated_database(server: str) -> Iterator[str]:
+    """A new database on ``server`` with every service's schema at head; dropped afterwards."""
     name = f"tuopin_test_{uuid.uuid4().hex[:12]}"
 
     async def admin(sql: str) -> None:
@@ -64,6 +63,21 @@ def database_url() -> Iterator[str]:
         yield url
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """The session's database; each test runs in a transaction rolled back at its end."""
+    with migrated_database(_server_url()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def committing_database_url() -> Iterator[str]:
+    """A database of the module's own, for tests whose subject is what commits do
+    (ordering, concurrency): there, writes really commit."""
+    with migrated_database(_server_url()) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ masked unless the token carries the `pii` permission. Updates need `If-Match`.
 
 def create_app(**overrides: object) -> FastAPI:
     from tuopin_registry.assessments.endpoints import router as assessments
+    from tuopin_registry.changes.endpoints import router as changes
     from tuopin_registry.divisions.endpoints import router as divisions
     from tuopin_registry.households.endpoints import router as households
     from tuopin_registry.incomes.endpoints import router as incomes
@@ -39,7 +40,7 @@ def create_app(**overrides: object) -> FastAPI:
 
     return create_service_app(
         SERVICE,
-        [divisions, households, members, incomes, assessments, status],
+        [households, members, divisions, incomes, assessments, status, changes],
         description=DESCRIPTION,
         **overrides,  # type: ignore[arg-type]
     )
