@@ -176,7 +176,8 @@ async def test_a_transaction_that_commits_late_is_not_skipped(
     auth = headers(common)
     dsn = _dsn(committing_database_url)
     insert = (
-        "INSERT INTO registry.change_event (division_code, entity, entity_id, version, kind, payload)"
+        "INSERT INTO registry.change_event"
+        " (division_code, entity, entity_id, version, kind, payload)"
         " VALUES ($1, 'probe', gen_random_uuid(), 1, $2, '{}') RETURNING seq"
     )
     async with client_for(app) as client:
@@ -215,7 +216,8 @@ async def test_a_writer_with_the_older_transaction_is_served_first(
     auth = headers(common)
     dsn = _dsn(committing_database_url)
     insert = (
-        "INSERT INTO registry.change_event (division_code, entity, entity_id, version, kind, payload)"
+        "INSERT INTO registry.change_event"
+        " (division_code, entity, entity_id, version, kind, payload)"
         " VALUES ($1, 'probe', gen_random_uuid(), 1, $2, '{}')"
     )
     async with client_for(app) as client:
