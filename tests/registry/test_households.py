@@ -67,6 +67,7 @@ async def test_creating_writes_status_history_change_feed_and_audit(
     ).all()
     assert sorted(events) == [
         ("household", "created"),
+        ("household_status", "recorded"),
         ("member", "created"),
         ("member", "created"),
     ]

@@ -106,6 +106,21 @@ JOIN demo_loaded_household l ON l.id = a.household_id
 JOIN registry.household h ON h.id = a.household_id
 ORDER BY a.household_id, a.id
 """,
+    "status_history": """
+INSERT INTO registry.change_event (division_code, entity, entity_id, version, kind, payload)
+SELECT h.division_code, 'household_status', s.household_id, h.version, 'recorded',
+    jsonb_build_object(
+        'id', s.id,
+        'household_id', s.household_id,
+        'from_status', s.from_status,
+        'to_status', s.to_status,
+        'effective_on', s.effective_on,
+        'lifted_out_year', s.lifted_out_year)
+FROM registry.status_change s
+JOIN demo_loaded_household l ON l.id = s.household_id
+JOIN registry.household h ON h.id = s.household_id
+ORDER BY s.household_id, s.id
+""",
 }
 
 _TABLES = ("household", "member", "household_income", "guarantee_assessment", "status_change")

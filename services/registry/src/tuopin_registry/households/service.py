@@ -15,6 +15,7 @@ from tuopin_registry.households import repository
 from tuopin_registry.households.models import HouseholdRow
 from tuopin_registry.members import service as members
 from tuopin_registry.members.models import MemberRow
+from tuopin_registry.status.events import append_status_event
 from tuopin_registry.status.models import StatusChangeRow
 from tuopin_registry.status.rules import INITIAL
 from tuopin_shared.contracts.enums import DivisionLevel, PovertyStatus
@@ -101,16 +102,17 @@ async def create(
     session.add(household)
     await session.flush()
     await session.refresh(household)
-    session.add(
-        StatusChangeRow(
-            household_id=household.id,
-            from_status=None,
-            to_status=body.status.value,
-            effective_on=effective_on,
-            reason="registered",
-            actor=principal.subject,
-        )
+    initial = StatusChangeRow(
+        household_id=household.id,
+        from_status=None,
+        to_status=body.status.value,
+        effective_on=effective_on,
+        reason="registered",
+        actor=principal.subject,
     )
+    session.add(initial)
+    await session.flush()
+    await append_status_event(session, household, initial)
     added = []
     for index, member in enumerate(body.members):
         added.append(

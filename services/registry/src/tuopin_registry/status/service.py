@@ -13,6 +13,7 @@ from tuopin_registry.assessments import service as assessments
 from tuopin_registry.households.models import HouseholdRow
 from tuopin_registry.households.service import bump, household_payload
 from tuopin_registry.incomes import service as incomes
+from tuopin_registry.status.events import append_status_event
 from tuopin_registry.status.models import StatusChangeRow
 from tuopin_registry.status.rules import LiftOutEvidence, lift_out_refusals, transition_refusal
 from tuopin_shared.contracts.enums import PovertyStatus
@@ -92,6 +93,7 @@ async def change(
     session.add(row)
     await session.flush()
     await session.refresh(row)
+    await append_status_event(session, household, row)
     payload = household_payload(household) | {
         "from_status": current.value,
         "effective_on": body.effective_on.isoformat(),
