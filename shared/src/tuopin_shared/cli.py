@@ -139,6 +139,8 @@ def dev(
     subprocess.run([*tuopin, "migrate", "all"], env=env, check=True)
     if seed:
         subprocess.run([*tuopin, "seed-demo", "--if-empty"], env=env, check=True)
+        if "benefits" in services:
+            subprocess.run([*tuopin, "seed-policies"], env=env, check=True)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for spec in services.values():

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from tuopin_benefits.commands import seed_policies, sync_registry
 from tuopin_benefits.settings import BenefitsSettings
 from tuopin_shared.kit.app import create_service_app
 from tuopin_shared.kit.service import ServiceSpec, migrations_root
+from tuopin_shared.kit.settings import CommonSettings
 
 SERVICE = ServiceSpec(
     name="benefits",
@@ -16,13 +23,54 @@ SERVICE = ServiceSpec(
     app="tuopin_benefits.main:create_app",
     migrations=migrations_root(__file__) / "benefits",
     settings=BenefitsSettings,
+    commands={"sync-registry": sync_registry, "seed-policies": seed_policies},
 )
 
 DESCRIPTION = """
 Policy parameter sets, yearly pension contributions, quarterly disability
 subsidies, the payment ledger and one-stop medical settlement.
+
+People and households come from a local projection of the registry's change
+feed, kept current in the background, so runs keep working while the registry
+is down.
 """
 
 
-def create_app(**overrides: object) -> FastAPI:
-    return create_service_app(SERVICE, [], description=DESCRIPTION, **overrides)  # type: ignore[arg-type]
+def create_app(
+    common: CommonSettings | None = None, settings: BenefitsSettings | None = None
+) -> FastAPI:
+    from tuopin_benefits.policies.endpoints import router as policies
+
+    common = common or CommonSettings()
+    settings = settings or BenefitsSettings()
+    app = create_service_app(
+        SERVICE, [policies], description=DESCRIPTION, common=common, settings=settings
+    )
+    kit_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with kit_lifespan(app):
+            task = None
+            if settings.sync_interval_seconds > 0:
+                from tuopin_benefits.projection.feed import client_factory
+                from tuopin_benefits.projection.sync import sync_forever
+
+                task = asyncio.create_task(
+                    sync_forever(
+                        app.state.engine,
+                        lambda: client_factory(common, settings),
+                        settings.sync_interval_seconds,
+                        settings.sync_page_size,
+                    )
+                )
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -1,7 +1,22 @@
 """Every table of the benefits service, imported in one place for the migrations."""
 
 from tuopin_benefits.db import Base, audit_log
+from tuopin_benefits.policies.models import PolicySetRow
+from tuopin_benefits.projection.models import (
+    FeedPositionRow,
+    HouseholdRow,
+    HouseholdStatusRow,
+    PersonRow,
+)
 
 metadata = Base.metadata
 
-__all__ = ["audit_log", "metadata"]
+__all__ = [
+    "FeedPositionRow",
+    "HouseholdRow",
+    "HouseholdStatusRow",
+    "PersonRow",
+    "PolicySetRow",
+    "audit_log",
+    "metadata",
+]

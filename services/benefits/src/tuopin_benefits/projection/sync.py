@@ -1,0 +1,206 @@
+"""Keeping the projection current from the registry's change feed.
+
+Each page is applied set-based (one statement per table) in one transaction
+together with the new feed position, so a crash between pages loses nothing and
+repeats nothing. An advisory lock lets one syncer run at a time, whether the
+background loop of several replicas or the ``tuopin sync-registry`` command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import stamina
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+FEED = "registry"
+_LOCK = zlib.crc32(b"tuopin-benefits-sync")
+log = structlog.get_logger("tuopin.benefits.sync")
+
+
+class RegistryUnavailable(Exception):
+    """The registry did not answer (or answered 5xx) within the retries."""
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    position: str
+    events: int
+    pages: int
+
+
+_PERSONS = """
+INSERT INTO benefits.person AS p (
+    member_id, household_id, resident_id, name, birth_date, deceased_on, disability_grade,
+    disability_certified_on, school_stage, resident_pension_enrolled, employee_pension_enrolled,
+    dibao, tekun, work_injury_care_allowance, version)
+SELECT DISTINCT ON (r.id)
+    r.id, r.household_id, r.resident_id, r.name, r.birth_date, r.deceased_on, r.disability_grade,
+    r.disability_certified_on, r.school_stage, r.resident_pension_enrolled,
+    r.employee_pension_enrolled, r.dibao, r.tekun, r.work_injury_care_allowance, r.version
+FROM jsonb_to_recordset($1::text::jsonb) AS r(
+    id uuid, household_id uuid, resident_id text, name text, birth_date date, deceased_on date,
+    disability_grade smallint, disability_certified_on date, school_stage text,
+    resident_pension_enrolled boolean, employee_pension_enrolled boolean, dibao boolean,
+    tekun boolean, work_injury_care_allowance boolean, version integer)
+ORDER BY r.id, r.version DESC
+ON CONFLICT (member_id) DO UPDATE SET
+    household_id = EXCLUDED.household_id,
+    resident_id = EXCLUDED.resident_id,
+    name = EXCLUDED.name,
+    birth_date = EXCLUDED.birth_date,
+    deceased_on = EXCLUDED.deceased_on,
+    disability_grade = EXCLUDED.disability_grade,
+    disability_certified_on = EXCLUDED.disability_certified_on,
+    school_stage = EXCLUDED.school_stage,
+    resident_pension_enrolled = EXCLUDED.resident_pension_enrolled,
+    employee_pension_enrolled = EXCLUDED.employee_pension_enrolled,
+    dibao = EXCLUDED.dibao,
+    tekun = EXCLUDED.tekun,
+    work_injury_care_allowance = EXCLUDED.work_injury_care_allowance,
+    version = EXCLUDED.version,
+    synced_at = now()
+WHERE p.version < EXCLUDED.version
+"""
+
+_HOUSEHOLDS = """
+INSERT INTO benefits.household AS h (household_id, division_code, status, lifted_out_year, version)
+SELECT DISTINCT ON (r.id) r.id, r.division_code, r.status, r.lifted_out_year, r.version
+FROM jsonb_to_recordset($1::text::jsonb) AS r(
+    id uuid, division_code text, status text, lifted_out_year integer, version integer)
+ORDER BY r.id, r.version DESC
+ON CONFLICT (household_id) DO UPDATE SET
+    division_code = EXCLUDED.division_code,
+    status = EXCLUDED.status,
+    lifted_out_year = EXCLUDED.lifted_out_year,
+    version = EXCLUDED.version
+WHERE h.version < EXCLUDED.version
+"""
+
+_STATUS_HISTORY = """
+INSERT INTO benefits.household_status (id, household_id, status, effective_on)
+SELECT r.id, r.household_id, r.to_status, r.effective_on
+FROM jsonb_to_recordset($1::text::jsonb) AS r(
+    id bigint, household_id uuid, to_status text, effective_on date)
+ON CONFLICT (id) DO NOTHING
+"""
+
+_APPLY = {"member": _PERSONS, "household": _HOUSEHOLDS, "household_status": _STATUS_HISTORY}
+
+
+def registry_client(base_url: str, token: str, timeout: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=httpx.Timeout(timeout),
+        limits=httpx.Limits(max_connections=4),
+    )
+
+
+async def fetch_page(client: httpx.AsyncClient, after: str, limit: int) -> dict[str, Any]:
+    """One page of the feed; a GET, so retried on transport errors and 5xx answers."""
+
+    @stamina.retry(on=(httpx.TransportError, httpx.HTTPStatusError), attempts=3, timeout=30)
+    async def get() -> dict[str, Any]:
+        response = await client.get("/v1/changes", params={"after": after, "limit": limit})
+        if response.status_code >= 500:
+            response.raise_for_status()
+        if response.status_code != 200:
+            # 4xx will not get better by retrying: a wrong token or scope is a setup error.
+            raise RuntimeError(f"registry refused the feed: {response.status_code} {response.text}")
+        page: dict[str, Any] = response.json()
+        return page
+
+    try:
+        return await get()
+    except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+        raise RegistryUnavailable(str(exc) or type(exc).__name__) from exc
+
+
+async def sync_once(
+    engine: AsyncEngine,
+    client: httpx.AsyncClient,
+    *,
+    page_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> SyncResult:
+    """Apply the feed until it has nothing more ready; returns where it stopped."""
+    events = pages = 0
+    while True:
+        async with engine.begin() as connection:
+            raw: Any = (await connection.get_raw_connection()).driver_connection
+            if not await raw.fetchval("SELECT pg_try_advisory_xact_lock($1)", _LOCK):
+                position = await current_position(engine)
+                return SyncResult(position, events, pages)  # another syncer is at work
+            position = (
+                await raw.fetchval(
+                    "SELECT position FROM benefits.feed_position WHERE feed = $1", FEED
+                )
+                or "0"
+            )
+            page = await fetch_page(client, position, page_size)
+            by_entity: dict[str, list[dict[str, Any]]] = {}
+            for event in page["items"]:
+                by_entity.setdefault(event["entity"], []).append(event["payload"])
+            for entity, statement in _APPLY.items():
+                if by_entity.get(entity):
+                    await raw.execute(statement, json.dumps(by_entity[entity]))
+            await raw.execute(
+                """
+                INSERT INTO benefits.feed_position (feed, position, events_applied, updated_at)
+                VALUES ($1, $2, $3, now())
+                ON CONFLICT (feed) DO UPDATE SET position = EXCLUDED.position,
+                    events_applied = benefits.feed_position.events_applied + $3,
+                    updated_at = now()
+                """,
+                FEED,
+                page["next_after"],
+                len(page["items"]),
+            )
+        events += len(page["items"])
+        pages += 1
+        if progress is not None:
+            progress(events)
+        if not page["has_more"]:
+            return SyncResult(page["next_after"], events, pages)
+
+
+async def current_position(engine: AsyncEngine) -> str:
+    async with engine.connect() as connection:
+        raw: Any = (await connection.get_raw_connection()).driver_connection
+        value = await raw.fetchval(
+            "SELECT position FROM benefits.feed_position WHERE feed = $1", FEED
+        )
+    return str(value or "0")
+
+
+async def sync_forever(
+    engine: AsyncEngine,
+    client_factory: Callable[[], httpx.AsyncClient],
+    interval: float,
+    page_size: int,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """The service's background loop: follow the feed, back off while the registry is down."""
+    backoff = interval
+    async with client_factory() as client:
+        while True:
+            try:
+                result = await sync_once(engine, client, page_size=page_size)
+                if result.events:
+                    log.info("projection synced", events=result.events, position=result.position)
+                backoff = interval
+            except RegistryUnavailable as exc:
+                backoff = min(max(backoff * 2, 1.0), 300.0)
+                log.warning("registry unavailable; retrying", error=str(exc), retry_in=backoff)
+            except Exception:
+                backoff = min(max(backoff * 2, 1.0), 300.0)
+                log.exception("projection sync failed", retry_in=backoff)
+            await sleep(backoff)
