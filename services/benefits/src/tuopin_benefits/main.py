@@ -40,11 +40,17 @@ def create_app(
     common: CommonSettings | None = None, settings: BenefitsSettings | None = None
 ) -> FastAPI:
     from tuopin_benefits.policies.endpoints import router as policies
+    from tuopin_benefits.runs.endpoints import router as runs
+    from tuopin_benefits.settlement.endpoints import router as settlements
 
     common = common or CommonSettings()
     settings = settings or BenefitsSettings()
     app = create_service_app(
-        SERVICE, [policies], description=DESCRIPTION, common=common, settings=settings
+        SERVICE,
+        [policies, runs, settlements],
+        description=DESCRIPTION,
+        common=common,
+        settings=settings,
     )
     kit_lifespan = app.router.lifespan_context
 
