@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tests.conftest import client_for, isolate
 from tuopin_registry.divisions.models import DivisionRow, ParameterSetRow
+from tuopin_registry.exports.streaming import ExportDatabase, get_export_database
 from tuopin_registry.main import create_app
 from tuopin_registry.settings import RegistrySettings
 from tuopin_shared.contracts.auth import Permission, Role
@@ -33,6 +36,30 @@ OTHER_TOWN_V1 = "510303101001"
 _sequence = itertools.count(1)
 
 
+def isolate_exports(app: FastAPI, connection: AsyncConnection) -> None:
+    """Exports read one snapshot on a connection of their own; in tests, the test's."""
+
+    class ExportsOnTestConnection(ExportDatabase):
+        @asynccontextmanager
+        async def snapshot(self) -> AsyncIterator[asyncpg.Connection]:
+            # SQLAlchemy begins the test's transaction at its first statement; used
+            # before that, asyncpg would open (and commit) a transaction of its own.
+            await connection.exec_driver_sql("SELECT 1")
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            savepoint = driver.transaction()  # an export only reads: always rolled back
+            await savepoint.start()
+            try:
+                yield driver
+            finally:
+                await savepoint.rollback()
+
+    async def exports_on_test_connection() -> ExportDatabase:
+        return ExportsOnTestConnection(connection.engine)
+
+    app.dependency_overrides[get_export_database] = exports_on_test_connection
+
+
 def new_resident_id(born: date = date(1980, 3, 15)) -> str:
     """A valid resident ID number never used before in this test run."""
     return make_resident_id("510303", born, next(_sequence) % 1000)
@@ -48,6 +75,7 @@ async def registry_app(common_settings: CommonSettings) -> AsyncIterator[FastAPI
 @pytest.fixture
 async def client(registry_app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncClient]:
     isolate(registry_app, connection)
+    isolate_exports(registry_app, connection)
     async with client_for(registry_app) as client:
         yield client
     registry_app.dependency_overrides.clear()

@@ -33,6 +33,7 @@ def create_app(**overrides: object) -> FastAPI:
     from tuopin_registry.assessments.endpoints import router as assessments
     from tuopin_registry.changes.endpoints import router as changes
     from tuopin_registry.divisions.endpoints import router as divisions
+    from tuopin_registry.exports.endpoints import router as exports
     from tuopin_registry.households.endpoints import router as households
     from tuopin_registry.incomes.endpoints import router as incomes
     from tuopin_registry.members.endpoints import router as members
@@ -40,7 +41,7 @@ def create_app(**overrides: object) -> FastAPI:
 
     return create_service_app(
         SERVICE,
-        [households, members, divisions, incomes, assessments, status, changes],
+        [households, members, divisions, incomes, assessments, status, changes, exports],
         description=DESCRIPTION,
         **overrides,  # type: ignore[arg-type]
     )
