@@ -39,6 +39,8 @@ bench: install
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& apt-get install -y -qq wrk; } || { echo "install wrk first"; exit 1; }
 	$(VENV)/bin/python bench/registry_reads.py
+	$(VENV)/bin/python bench/registry_feed.py
+	$(VENV)/bin/python bench/monitoring_snapshot.py
 
 clean:
 	rm -rf $(VENV) $(BOOT)

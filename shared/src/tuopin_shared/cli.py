@@ -141,6 +141,8 @@ def dev(
         subprocess.run([*tuopin, "seed-demo", "--if-empty"], env=env, check=True)
         if "benefits" in services:
             subprocess.run([*tuopin, "seed-policies"], env=env, check=True)
+        if "monitoring" in services:
+            subprocess.run([*tuopin, "seed-plan"], env=env, check=True)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for spec in services.values():

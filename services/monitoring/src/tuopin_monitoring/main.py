@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from tuopin_monitoring.commands import evaluate_alerts, seed_plan, sync_registry, take_snapshot
 from tuopin_monitoring.settings import MonitoringSettings
 from tuopin_shared.kit.app import create_service_app
 from tuopin_shared.kit.service import ServiceSpec, migrations_root
+from tuopin_shared.kit.settings import CommonSettings
 
 SERVICE = ServiceSpec(
     name="monitoring",
@@ -16,12 +23,86 @@ SERVICE = ServiceSpec(
     app="tuopin_monitoring.main:create_app",
     migrations=migrations_root(__file__) / "monitoring",
     settings=MonitoringSettings,
+    commands={
+        "seed-plan": seed_plan,
+        "monitoring-sync": sync_registry,
+        "take-snapshot": take_snapshot,
+        "evaluate-alerts": evaluate_alerts,
+    },
 )
 
 DESCRIPTION = """
 Plan targets, indicators, dashboards and return-to-poverty alerts.
+
+Computed indicators and alerts read a local projection of the registry's change
+feed, kept current in the background; dashboards answer from the last snapshot,
+so they keep answering while the registry is down and say how old their data is.
+Reported indicators come from the divisions' progress reports.
 """
 
+TAGS = [
+    {"name": "plans", "description": "A plan per district and year, and its targets."},
+    {"name": "progress reports", "description": "Reported indicators, by division and date."},
+    {"name": "snapshots", "description": "Computed indicators at a date, stored whole."},
+    {"name": "dashboard", "description": "Is the plan on track, here, now?"},
+    {"name": "indicators", "description": "The catalogue, and the households behind it."},
+    {"name": "alerts", "description": "Households at risk of returning to poverty."},
+]
 
-def create_app(**overrides: object) -> FastAPI:
-    return create_service_app(SERVICE, [], description=DESCRIPTION, **overrides)  # type: ignore[arg-type]
+
+def create_app(
+    common: CommonSettings | None = None, settings: MonitoringSettings | None = None
+) -> FastAPI:
+    from tuopin_monitoring.alerts.endpoints import router as alerts
+    from tuopin_monitoring.dashboard.endpoints import router as dashboard
+    from tuopin_monitoring.indicators.endpoints import router as indicators
+    from tuopin_monitoring.plans.endpoints import router as plans
+    from tuopin_monitoring.reports.endpoints import router as reports
+    from tuopin_monitoring.snapshots.endpoints import router as snapshots
+
+    common = common or CommonSettings()
+    settings = settings or MonitoringSettings()
+    app = create_service_app(
+        SERVICE,
+        [plans, reports, snapshots, dashboard, indicators, alerts],
+        description=DESCRIPTION,
+        common=common,
+        settings=settings,
+        openapi_tags=TAGS,
+    )
+    kit_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with kit_lifespan(app):
+            task = None
+            if settings.sync_interval_seconds > 0:
+                from tuopin_monitoring.jobs import evaluate_current_plans
+                from tuopin_monitoring.projection.feed import client_factory
+                from tuopin_monitoring.projection.sync import SyncResult, sync_forever
+
+                engine = app.state.engine
+
+                async def after_sync(_: SyncResult) -> None:
+                    if settings.evaluate_after_sync:
+                        await evaluate_current_plans(engine)
+
+                task = asyncio.create_task(
+                    sync_forever(
+                        engine,
+                        lambda: client_factory(common, settings),
+                        settings.sync_interval_seconds,
+                        settings.sync_page_size,
+                        after_sync,
+                    )
+                )
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -1,0 +1,304 @@
+"""Keeping the projection current from the registry's change feed.
+
+Each page is applied set-based (one statement per table) in one transaction
+together with the new feed position, so a crash between pages loses nothing and
+repeats nothing. An advisory lock lets one syncer run at a time (the background
+loop of every replica, the ``tuopin sync-registry`` command). Every attempt is
+recorded, failed or not, because the dashboard reports how current it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import stamina
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tuopin_shared.contracts.clock import CHINA_STANDARD_TIME
+
+FEED = "registry"
+_LOCK = zlib.crc32(b"tuopin-monitoring-sync")
+log = structlog.get_logger("tuopin.monitoring.sync")
+
+
+class RegistryUnavailable(Exception):
+    """The registry did not answer (or answered 5xx) within the retries."""
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    position: str
+    events: int
+    pages: int
+
+
+_PERSONS = """
+INSERT INTO monitoring.person AS p (
+    member_id, household_id, birth_date, deceased_on, labour_capacity, employment_status,
+    months_worked, health_status, disability_grade, school_stage, school_exempt,
+    basic_medical_insured, critical_illness_insured, changed_on, version)
+SELECT DISTINCT ON (r.id)
+    r.id, r.household_id, r.birth_date, r.deceased_on, r.labour_capacity, r.employment_status,
+    r.months_worked, r.health_status, r.disability_grade, r.school_stage, r.school_exempt,
+    r.basic_medical_insured, r.critical_illness_insured, r.changed_on, r.version
+FROM jsonb_to_recordset($1::text::jsonb) AS r(
+    id uuid, household_id uuid, birth_date date, deceased_on date, labour_capacity text,
+    employment_status text, months_worked smallint, health_status text, disability_grade smallint,
+    school_stage text, school_exempt boolean, basic_medical_insured boolean,
+    critical_illness_insured boolean, changed_on date, version integer)
+ORDER BY r.id, r.version DESC
+ON CONFLICT (member_id) DO UPDATE SET
+    household_id = EXCLUDED.household_id,
+    birth_date = EXCLUDED.birth_date,
+    deceased_on = EXCLUDED.deceased_on,
+    labour_capacity = EXCLUDED.labour_capacity,
+    employment_status = EXCLUDED.employment_status,
+    months_worked = EXCLUDED.months_worked,
+    health_status = EXCLUDED.health_status,
+    disability_grade = EXCLUDED.disability_grade,
+    school_stage = EXCLUDED.school_stage,
+    school_exempt = EXCLUDED.school_exempt,
+    basic_medical_insured = EXCLUDED.basic_medical_insured,
+    critical_illness_insured = EXCLUDED.critical_illness_insured,
+    -- A member registered already disabled is not news; a change into disability,
+    -- a more severe grade or a serious illness is.
+    health_worsened_on = CASE
+        WHEN (EXCLUDED.health_status IN ('disabled', 'serious_illness')
+              AND EXCLUDED.health_status <> p.health_status)
+          OR EXCLUDED.disability_grade < coalesce(p.disability_grade, 5)
+        THEN EXCLUDED.changed_on
+        ELSE p.health_worsened_on END,
+    changed_on = EXCLUDED.changed_on,
+    version = EXCLUDED.version
+WHERE p.version < EXCLUDED.version
+"""
+
+_HOUSEHOLDS = """
+INSERT INTO monitoring.household AS h (
+    household_id, division_code, status, registered_year, lifted_out_year, version)
+SELECT DISTINCT ON (r.id)
+    r.id, r.division_code, r.status, r.registered_year, r.lifted_out_year, r.version
+FROM jsonb_to_recordset($1::text::jsonb) AS r(
+    id uuid, division_code text, status text, registered_year integer, lifted_out_year integer,
+    version integer)
+ORDER BY r.id, r.version DESC
+ON CONFLICT (household_id) DO UPDATE SET
+    division_code = EXCLUDED.division_code,
+    status = EXCLUDED.status,
+    registered_year = EXCLUDED.registered_year,
+    lifted_out_year = EXCLUDED.lifted_out_year,
+    version = EXCLUDED.version
+WHERE h.version < EXCLUDED.version
+"""
+
+# An income is re-recorded for the same year without a version: the feed's order
+# (``n``, the place in the page; later pages apply later) decides which one holds.
+_INCOMES = """
+INSERT INTO monitoring.household_income AS i (
+    household_id, year, net_income, household_size, per_capita_net_income)
+SELECT DISTINCT ON (r.household_id, r.year)
+    r.household_id, r.year, r.net_income, r.household_size, r.per_capita_net_income
+FROM jsonb_to_recordset($1::text::jsonb) AS r(
+    household_id uuid, year integer, net_income numeric, household_size integer,
+    per_capita_net_income numeric, n integer)
+ORDER BY r.household_id, r.year, r.n DESC
+ON CONFLICT (household_id, year) DO UPDATE SET
+    net_income = EXCLUDED.net_income,
+    household_size = EXCLUDED.household_size,
+    per_capita_net_income = EXCLUDED.per_capita_net_income
+"""
+
+_ASSESSMENTS = """
+INSERT INTO monitoring.assessment (
+    id, household_id, assessed_on, all_met, unmet, housing_grade, recorded_at)
+SELECT r.id, r.household_id, r.assessed_on, r.all_met, r.unmet, r.housing_grade, r.occurred_at
+FROM jsonb_to_recordset($1::text::jsonb) AS r(
+    id uuid, household_id uuid, assessed_on date, all_met boolean, unmet jsonb,
+    housing_grade text, occurred_at timestamptz)
+ON CONFLICT (id) DO NOTHING
+"""
+
+_STATUS_HISTORY = """
+INSERT INTO monitoring.household_status (id, household_id, to_status, effective_on)
+SELECT r.id, r.household_id, r.to_status, r.effective_on
+FROM jsonb_to_recordset($1::text::jsonb) AS r(
+    id bigint, household_id uuid, to_status text, effective_on date)
+ON CONFLICT (id) DO NOTHING
+"""
+
+_APPLY = {
+    "household": _HOUSEHOLDS,
+    "member": _PERSONS,
+    "household_income": _INCOMES,
+    "guarantee_assessment": _ASSESSMENTS,
+    "household_status": _STATUS_HISTORY,
+}
+
+_MOVE = """
+INSERT INTO monitoring.sync_state AS s (feed, position, events_applied, synced_at, attempted_at)
+VALUES ($1, $2, $3, now(), now())
+ON CONFLICT (feed) DO UPDATE SET position = EXCLUDED.position,
+    events_applied = s.events_applied + EXCLUDED.events_applied,
+    synced_at = now(), attempted_at = now()
+"""
+
+_FAILED = """
+INSERT INTO monitoring.sync_state AS s (feed, attempted_at, failed_at, last_error)
+VALUES ($1, now(), now(), $2)
+ON CONFLICT (feed) DO UPDATE SET attempted_at = now(), failed_at = now(),
+    last_error = EXCLUDED.last_error
+"""
+
+
+def registry_client(base_url: str, token: str, timeout: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=httpx.Timeout(timeout),
+        limits=httpx.Limits(max_connections=4),
+    )
+
+
+async def fetch_page(client: httpx.AsyncClient, after: str, limit: int) -> dict[str, Any]:
+    """One page of the feed; a GET, so retried on transport errors and 5xx answers."""
+
+    @stamina.retry(on=(httpx.TransportError, httpx.HTTPStatusError), attempts=3, timeout=30)
+    async def get() -> dict[str, Any]:
+        response = await client.get("/v1/changes", params={"after": after, "limit": limit})
+        if response.status_code >= 500:
+            response.raise_for_status()
+        if response.status_code != 200:
+            # 4xx will not get better by retrying: a wrong token or scope is a setup error.
+            raise RuntimeError(f"registry refused the feed: {response.status_code} {response.text}")
+        page: dict[str, Any] = response.json()
+        return page
+
+    try:
+        return await get()
+    except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+        raise RegistryUnavailable(str(exc) or type(exc).__name__) from exc
+
+
+def _china_date(timestamp: str) -> str:
+    # Dates in the programme are dates in China, whatever zone the feed stamps in.
+    return datetime.fromisoformat(timestamp).astimezone(CHINA_STANDARD_TIME).date().isoformat()
+
+
+def group_by_entity(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The page's payloads by entity, with what the statements need from the envelope."""
+    by_entity: dict[str, list[dict[str, Any]]] = {}
+    for n, event in enumerate(items):
+        payload = dict(event["payload"])
+        entity = event["entity"]
+        if entity == "member":
+            payload["changed_on"] = _china_date(event["occurred_at"])
+        elif entity == "household_income":
+            payload["n"] = n
+        elif entity == "guarantee_assessment":
+            payload["occurred_at"] = event["occurred_at"]
+        by_entity.setdefault(entity, []).append(payload)
+    return by_entity
+
+
+async def sync_once(
+    engine: AsyncEngine,
+    client: httpx.AsyncClient,
+    *,
+    page_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> SyncResult:
+    """Apply the feed until it has nothing more ready; returns where it stopped.
+
+    A failure is recorded (for the dashboard's staleness) and raised again.
+    """
+    try:
+        return await _sync(engine, client, page_size, progress)
+    except Exception as exc:
+        await record_failure(engine, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+async def _sync(
+    engine: AsyncEngine,
+    client: httpx.AsyncClient,
+    page_size: int,
+    progress: Callable[[int], None] | None,
+) -> SyncResult:
+    events = pages = 0
+    while True:
+        async with engine.begin() as connection:
+            raw: Any = (await connection.get_raw_connection()).driver_connection
+            if not await raw.fetchval("SELECT pg_try_advisory_xact_lock($1)", _LOCK):
+                position = await current_position(engine)
+                return SyncResult(position, events, pages)  # another syncer is at work
+            position = (
+                await raw.fetchval(
+                    "SELECT position FROM monitoring.sync_state WHERE feed = $1", FEED
+                )
+                or "0"
+            )
+            page = await fetch_page(client, position, page_size)
+            by_entity = group_by_entity(page["items"])
+            # Households first: the other tables are read joined to them.
+            for entity, statement in _APPLY.items():
+                if by_entity.get(entity):
+                    await raw.execute(statement, json.dumps(by_entity[entity]))
+            await raw.execute(_MOVE, FEED, page["next_after"], len(page["items"]))
+        events += len(page["items"])
+        pages += 1
+        if progress is not None:
+            progress(events)
+        if not page["has_more"]:
+            return SyncResult(page["next_after"], events, pages)
+
+
+async def record_failure(engine: AsyncEngine, error: str) -> None:
+    async with engine.begin() as connection:
+        raw: Any = (await connection.get_raw_connection()).driver_connection
+        await raw.execute(_FAILED, FEED, error[:2000])
+
+
+async def current_position(engine: AsyncEngine) -> str:
+    async with engine.connect() as connection:
+        raw: Any = (await connection.get_raw_connection()).driver_connection
+        value = await raw.fetchval(
+            "SELECT position FROM monitoring.sync_state WHERE feed = $1", FEED
+        )
+    return str(value or "0")
+
+
+async def sync_forever(
+    engine: AsyncEngine,
+    client_factory: Callable[[], httpx.AsyncClient],
+    interval: float,
+    page_size: int,
+    after_sync: Callable[[SyncResult], Awaitable[None]] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """The service's background loop: follow the feed, back off while the registry is down,
+    and let ``after_sync`` (alert evaluation) see every batch of changes."""
+    backoff = interval
+    async with client_factory() as client:
+        while True:
+            try:
+                result = await sync_once(engine, client, page_size=page_size)
+                if result.events:
+                    log.info("projection synced", events=result.events, position=result.position)
+                    if after_sync is not None:
+                        await after_sync(result)
+                backoff = interval
+            except RegistryUnavailable as exc:
+                backoff = min(max(backoff * 2, 1.0), 300.0)
+                log.warning("registry unavailable; retrying", error=str(exc), retry_in=backoff)
+            except Exception:
+                backoff = min(max(backoff * 2, 1.0), 300.0)
+                log.exception("projection sync failed", retry_in=backoff)
+            await sleep(backoff)
