@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from tuopin_registry.demo.command import seed_demo
+from tuopin_registry.imports.command import import_ledger
 from tuopin_registry.settings import RegistrySettings
 from tuopin_shared.kit.app import create_service_app
 from tuopin_shared.kit.service import ServiceSpec, migrations_root
@@ -17,7 +21,7 @@ SERVICE = ServiceSpec(
     app="tuopin_registry.main:create_app",
     migrations=migrations_root(__file__) / "registry",
     settings=RegistrySettings,
-    commands={"seed-demo": seed_demo},
+    commands={"seed-demo": seed_demo, "import": import_ledger},
 )
 
 DESCRIPTION = """
@@ -35,13 +39,29 @@ def create_app(**overrides: object) -> FastAPI:
     from tuopin_registry.divisions.endpoints import router as divisions
     from tuopin_registry.exports.endpoints import router as exports
     from tuopin_registry.households.endpoints import router as households
+    from tuopin_registry.imports.endpoints import router as imports
+    from tuopin_registry.imports.jobs import jobs_of, recover_interrupted
     from tuopin_registry.incomes.endpoints import router as incomes
     from tuopin_registry.members.endpoints import router as members
     from tuopin_registry.status.endpoints import router as status
 
-    return create_service_app(
+    app = create_service_app(
         SERVICE,
-        [households, members, divisions, incomes, assessments, status, changes, exports],
+        [households, members, divisions, incomes, assessments, status, changes, exports, imports],
         description=DESCRIPTION,
         **overrides,  # type: ignore[arg-type]
     )
+    kit_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with kit_lifespan(app):
+            # Import jobs whose process has gone are marked interrupted, not left running.
+            await recover_interrupted(app)
+            try:
+                yield
+            finally:
+                await jobs_of(app).cancel()
+
+    app.router.lifespan_context = lifespan
+    return app
