@@ -42,12 +42,13 @@ def create_app(
     from tuopin_benefits.policies.endpoints import router as policies
     from tuopin_benefits.runs.endpoints import router as runs
     from tuopin_benefits.settlement.endpoints import router as settlements
+    from tuopin_benefits.settlement.endpoints import stats_router as medical_stats
 
     common = common or CommonSettings()
     settings = settings or BenefitsSettings()
     app = create_service_app(
         SERVICE,
-        [policies, runs, settlements],
+        [policies, runs, settlements, medical_stats],
         description=DESCRIPTION,
         common=common,
         settings=settings,

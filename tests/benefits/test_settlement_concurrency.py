@@ -1,0 +1,162 @@
+"""Settlements of one patient at the same moment are serialised on the patient's
+year-to-date row: none is computed on sums another is about to change.
+
+These need real commits (a request that waits for another's lock sees what the
+other committed), so they run on a database of their own, through the app with
+its own sessions, two clients at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from tests.benefits.conftest import DISTRICT
+from tests.benefits.test_settlements import INSTITUTION, PATH, add_patient, claim_body, key, split
+from tests.conftest import client_for
+from tuopin_benefits.main import create_app
+from tuopin_benefits.policies import service as policies
+from tuopin_benefits.settings import BenefitsSettings
+from tuopin_shared.contracts.auth import Permission, Role
+from tuopin_shared.contracts.benefits import PolicySetInput
+from tuopin_shared.kit.auth import mint_token
+from tuopin_shared.kit.settings import CommonSettings, Environment
+
+
+@pytest.fixture(scope="module")
+async def engine(committing_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(committing_database_url)
+    async with engine.begin() as connection, AsyncSession(bind=connection) as session:
+        await policies.create(session, PolicySetInput(district_code="510303", year=2020), "test")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def app(committing_database_url: str, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+    common = CommonSettings(database_url=committing_database_url, environment=Environment.test)
+    app = create_app(common=common, settings=BenefitsSettings(sync_interval_seconds=0))
+    app.state.test_common = common
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def headers(app: FastAPI) -> dict[str, str]:
+    jwt = mint_token(
+        app.state.test_common,
+        subject="his",
+        roles=[Role.medical_institution],
+        division=DISTRICT,
+        permissions=[Permission.pii],
+        institution=INSTITUTION,
+    )
+    return {"Authorization": f"Bearer {jwt}"}
+
+
+async def new_patient(engine: AsyncEngine, **kwargs: Any) -> str:
+    async with engine.begin() as connection:
+        return await add_patient(connection, **kwargs)
+
+
+async def ledger(engine: AsyncEngine, resident_id: str) -> dict[str, Decimal]:
+    async with engine.connect() as connection:
+        row = (
+            (
+                await connection.execute(
+                    text(
+                        "SELECT y.basic_paid, y.critical_illness_self_pay_base,"
+                        " y.critical_illness_paid, y.assistance_paid, y.settlements"
+                        " FROM benefits.medical_year_to_date y"
+                        " JOIN benefits.person p ON p.member_id = y.person_id"
+                        " WHERE p.resident_id = :rid AND y.year = 2020"
+                    ),
+                    {"rid": resident_id},
+                )
+            )
+            .mappings()
+            .one()
+        )
+    return dict(row)
+
+
+async def at_once(app: FastAPI, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """POST the claims at the same moment, alternating between two clients."""
+    auth = headers(app)
+    async with client_for(app) as one, client_for(app) as two:
+        clients: list[AsyncClient] = [one, two]
+        responses = await asyncio.gather(
+            *(
+                clients[i % 2].post(PATH, json=body, headers={**auth, **key()})
+                for i, body in enumerate(bodies)
+            )
+        )
+    assert [r.status_code for r in responses] == [201] * len(bodies), [r.text for r in responses]
+    return [r.json() for r in responses]
+
+
+def ytd(values: dict[str, str]) -> dict[str, Decimal]:
+    return {name: Decimal(amount) for name, amount in values.items()}
+
+
+async def test_two_settlements_at_once_share_the_basic_insurance_cap(
+    app: FastAPI, engine: AsyncEngine
+) -> None:
+    resident_id = await new_patient(engine, status="monitored")
+    # Each stay alone would get (100000 - 400) x 80% = 79680.00 from basic
+    # insurance; two on the same stale sums would get 159360.00, above the
+    # 150,000 annual cap. Serialised, the second gets the 70320.00 left.
+    first, second = await at_once(app, [claim_body(resident_id), claim_body(resident_id)])
+
+    earlier, later = sorted(
+        (first, second), key=lambda s: Decimal(s["trace"]["year_to_date_before"]["basic_paid"])
+    )
+    assert earlier["trace"]["year_to_date_before"]["basic_paid"] == "0.00"
+    assert later["trace"]["year_to_date_before"] == earlier["trace"]["year_to_date_after"]
+    assert (earlier["basic_insurance"], later["basic_insurance"]) == ("79680.00", "70320.00")
+    assert later["trace"]["caps_hit"] == ["basic_insurance"]
+    sums = await ledger(engine, resident_id)
+    assert sums["basic_paid"] == Decimal("150000.00")
+    assert ytd(later["trace"]["year_to_date_after"]) == {
+        k: v for k, v in sums.items() if k != "settlements"
+    }
+    assert sums["settlements"] == 2
+
+
+async def test_many_settlements_at_once_form_one_chain_of_year_to_date_sums(
+    app: FastAPI, engine: AsyncEngine
+) -> None:
+    resident_id = await new_patient(engine)
+    bodies = [
+        claim_body(resident_id, total_cost="30000.00", in_policy_cost="28000.00") for _ in range(8)
+    ]
+
+    settlements = await at_once(app, bodies)
+
+    # Each settlement started from the sums the one before it left: ordered by
+    # what they started from, every "before" is the previous "after".
+    chain = sorted(
+        settlements,
+        key=lambda s: Decimal(s["trace"]["year_to_date_before"]["critical_illness_self_pay_base"]),
+    )
+    assert chain[0]["trace"]["year_to_date_before"]["critical_illness_self_pay_base"] == "0.00"
+    for previous, current in itertools.pairwise(chain):
+        assert current["trace"]["year_to_date_before"] == previous["trace"]["year_to_date_after"]
+    sums = await ledger(engine, resident_id)
+    assert ytd(chain[-1]["trace"]["year_to_date_after"]) == {
+        k: v for k, v in sums.items() if k != "settlements"
+    }
+    assert sums["settlements"] == len(bodies)
+    assert sums["basic_paid"] == sum(Decimal(s["basic_insurance"]) for s in settlements)
+    assert sums["assistance_paid"] == sum(Decimal(s["medical_assistance"]) for s in settlements)
+    for settlement in settlements:
+        assert sum(Decimal(x) for x in split(settlement)) == Decimal("30000.00")
+        assert Decimal(settlement["personal_payment"]) <= Decimal("3000.00")  # 10% at most
