@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import anyio
 import jwt
+import structlog
 from fastapi import Depends, Request
 
 from tuopin_shared.contracts.auth import Permission, Role
@@ -162,6 +163,9 @@ async def _authenticate(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = await verifier.verify(token.strip())
     request.state.principal = principal
+    # Every line the request logs from here on names who asked and for which
+    # division; kit.logging's middleware unbinds them when the request ends.
+    structlog.contextvars.bind_contextvars(user=principal.subject, division=principal.division)
     return principal
 
 

@@ -77,6 +77,8 @@ def make_engine(url: str, service: ServiceSettings, application_name: str) -> As
         # No pre-ping: it costs a round trip on every checkout. A connection the
         # server dropped fails one request and is discarded with the pool's others.
         pool_recycle=1800,
+        # Statement parameters are personal data: keep them out of error messages.
+        hide_parameters=True,
         connect_args={
             "server_settings": {
                 "application_name": application_name,

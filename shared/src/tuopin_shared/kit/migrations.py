@@ -91,6 +91,10 @@ def run_env(context: Any, metadata: MetaData) -> None:
         return name == schema if type_ == "schema" else True
 
     def configure_and_run(connection: Connection) -> None:
+        # The lock comes first, before even CREATE SCHEMA: two runs on an empty
+        # database would otherwise race to create the schema. It is held until the
+        # migrations commit, all in this one transaction.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(schema)})
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         context.configure(
             connection=connection,
@@ -103,9 +107,6 @@ def run_env(context: Any, metadata: MetaData) -> None:
             compare_server_default=True,
         )
         with context.begin_transaction():
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(schema)}
-            )
             context.run_migrations()
 
     given: Connection | None = config.attributes.get("connection")
