@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from tuopin_benefits.projection.sync import registry_client
 from tuopin_benefits.settings import BenefitsSettings
 from tuopin_shared.contracts.auth import Permission, Role
 from tuopin_shared.kit.auth import mint_token
+from tuopin_shared.kit.feed import registry_client
 from tuopin_shared.kit.settings import CommonSettings, Environment
 
 

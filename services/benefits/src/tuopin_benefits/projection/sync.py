@@ -12,28 +12,17 @@ import asyncio
 import json
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import stamina
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tuopin_shared.kit.feed import RegistryUnavailable, SyncResult, fetch_page
 
 FEED = "registry"
 _LOCK = zlib.crc32(b"tuopin-benefits-sync")
 log = structlog.get_logger("tuopin.benefits.sync")
-
-
-class RegistryUnavailable(Exception):
-    """The registry did not answer (or answered 5xx) within the retries."""
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    position: str
-    events: int
-    pages: int
 
 
 _PERSONS = """
@@ -93,35 +82,6 @@ ON CONFLICT (id) DO NOTHING
 """
 
 _APPLY = {"member": _PERSONS, "household": _HOUSEHOLDS, "household_status": _STATUS_HISTORY}
-
-
-def registry_client(base_url: str, token: str, timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=base_url,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(max_connections=4),
-    )
-
-
-async def fetch_page(client: httpx.AsyncClient, after: str, limit: int) -> dict[str, Any]:
-    """One page of the feed; a GET, so retried on transport errors and 5xx answers."""
-
-    @stamina.retry(on=(httpx.TransportError, httpx.HTTPStatusError), attempts=3, timeout=30)
-    async def get() -> dict[str, Any]:
-        response = await client.get("/v1/changes", params={"after": after, "limit": limit})
-        if response.status_code >= 500:
-            response.raise_for_status()
-        if response.status_code != 200:
-            # 4xx will not get better by retrying: a wrong token or scope is a setup error.
-            raise RuntimeError(f"registry refused the feed: {response.status_code} {response.text}")
-        page: dict[str, Any] = response.json()
-        return page
-
-    try:
-        return await get()
-    except (httpx.TransportError, httpx.HTTPStatusError) as exc:
-        raise RegistryUnavailable(str(exc) or type(exc).__name__) from exc
 
 
 async def sync_once(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from tuopin_monitoring.projection.sync import registry_client
 from tuopin_monitoring.settings import MonitoringSettings
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.kit.auth import mint_token
+from tuopin_shared.kit.feed import registry_client
 from tuopin_shared.kit.settings import CommonSettings, Environment
 
 

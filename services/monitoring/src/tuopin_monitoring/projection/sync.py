@@ -13,31 +13,19 @@ import asyncio
 import json
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
-import stamina
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tuopin_shared.contracts.clock import CHINA_STANDARD_TIME
+from tuopin_shared.kit.feed import RegistryUnavailable, SyncResult, fetch_page
 
 FEED = "registry"
 _LOCK = zlib.crc32(b"tuopin-monitoring-sync")
 log = structlog.get_logger("tuopin.monitoring.sync")
-
-
-class RegistryUnavailable(Exception):
-    """The registry did not answer (or answered 5xx) within the retries."""
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    position: str
-    events: int
-    pages: int
 
 
 _PERSONS = """
@@ -156,35 +144,6 @@ VALUES ($1, now(), now(), $2)
 ON CONFLICT (feed) DO UPDATE SET attempted_at = now(), failed_at = now(),
     last_error = EXCLUDED.last_error
 """
-
-
-def registry_client(base_url: str, token: str, timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=base_url,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(max_connections=4),
-    )
-
-
-async def fetch_page(client: httpx.AsyncClient, after: str, limit: int) -> dict[str, Any]:
-    """One page of the feed; a GET, so retried on transport errors and 5xx answers."""
-
-    @stamina.retry(on=(httpx.TransportError, httpx.HTTPStatusError), attempts=3, timeout=30)
-    async def get() -> dict[str, Any]:
-        response = await client.get("/v1/changes", params={"after": after, "limit": limit})
-        if response.status_code >= 500:
-            response.raise_for_status()
-        if response.status_code != 200:
-            # 4xx will not get better by retrying: a wrong token or scope is a setup error.
-            raise RuntimeError(f"registry refused the feed: {response.status_code} {response.text}")
-        page: dict[str, Any] = response.json()
-        return page
-
-    try:
-        return await get()
-    except (httpx.TransportError, httpx.HTTPStatusError) as exc:
-        raise RegistryUnavailable(str(exc) or type(exc).__name__) from exc
 
 
 def _china_date(timestamp: str) -> str:
