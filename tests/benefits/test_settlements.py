@@ -936,3 +936,41 @@ async def test_parameters_the_rules_refuse_are_422_not_500(
 
     assert response.status_code == 422
     assert "increasing" in response.json()["detail"]
+
+
+def _counter(metrics_text: str, line_start: str) -> float:
+    for line in metrics_text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_settlements_and_reversals_are_counted_in_metrics(
+    medical: AsyncClient, connection: AsyncConnection, institution: Callable[..., dict[str, str]]
+) -> None:
+    settled = 'tuopin_settlements_total{outcome="settled"}'
+    reversed_ = 'tuopin_settlements_total{outcome="reversed"}'
+    before = (await medical.get("/metrics")).text
+    resident_id = await add_patient(connection)
+    created = (await settle(medical, institution(), claim_body(resident_id))).json()
+    replay_key = key()
+    await medical.post(
+        PATH,
+        json=claim_body(resident_id, claim_number="M-2"),
+        headers={**institution(), **replay_key},
+    )
+    # A replay of the same request is the first answer again, not a second settlement.
+    await medical.post(
+        PATH,
+        json=claim_body(resident_id, claim_number="M-2"),
+        headers={**institution(), **replay_key},
+    )
+    reversal = await medical.post(
+        f"{PATH}/{created['id']}/reversal",
+        json={"reason": "wrong ward"},
+        headers={**institution(), **key()},
+    )
+    assert reversal.status_code == 200, reversal.text
+    after = (await medical.get("/metrics")).text
+    assert _counter(after, settled) - _counter(before, settled) == 2
+    assert _counter(after, reversed_) - _counter(before, reversed_) == 1

@@ -19,8 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tuopin_benefits.settlement import idempotency, parameters, repository, rules, views
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.medical import Settlement, SettlementClaim, SettlementReversalInput
+from tuopin_shared.kit import metrics
 from tuopin_shared.kit.auth import Principal
 from tuopin_shared.kit.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
+
+SETTLEMENTS = metrics.counter(
+    "tuopin_settlements_total", "Medical settlements written, by outcome.", ["outcome"]
+)
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,7 @@ async def settle(
         },
     )
     if stored.stored and stored.keyed:
+        SETTLEMENTS.labels(outcome="settled").inc()
         return Answer(201, answer_body, values["id"])
     if stored.stored:
         # The key was taken meanwhile by another request (a same-body request
@@ -335,6 +341,7 @@ async def reverse(
             "audit_details": json.dumps({"reason": body.reason}),
         },
     )
+    SETTLEMENTS.labels(outcome="reversed").inc()
     return Answer(200, answer, settlement_id)
 
 

@@ -24,6 +24,11 @@ from tuopin_monitoring.plans.models import PlanRow
 from tuopin_monitoring.plans.service import parameters_of
 from tuopin_shared.contracts.divisions import division_prefix
 from tuopin_shared.contracts.monitoring import AlertRule, PlanParameters
+from tuopin_shared.kit import metrics
+
+ALERTS_RAISED = metrics.counter(
+    "tuopin_alerts_raised_total", "Return-to-poverty alerts opened by evaluations."
+)
 
 _R = AlertRule
 
@@ -169,4 +174,5 @@ async def evaluate(session: AsyncSession, plan: PlanRow, division: str, as_of: d
     }
     whole = await holds_only(session, division_prefix(division))
     row = (await session.execute(text(_EVALUATE[whole]), params)).one()
+    ALERTS_RAISED.inc(int(row.opened))
     return Outcome(int(row.opened), int(row.refreshed), int(row.cleared))

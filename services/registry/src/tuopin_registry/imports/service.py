@@ -34,6 +34,11 @@ from tuopin_shared.contracts.imports import (
     ImportStage,
 )
 from tuopin_shared.contracts.masking import mask_certificate_number, mask_phone
+from tuopin_shared.kit import metrics
+
+IMPORTS = metrics.counter(
+    "tuopin_imports_total", "Ledger imports by mode and outcome.", ["mode", "outcome"]
+)
 
 __all__ = [
     "BATCH_ROWS",
@@ -184,6 +189,19 @@ def _sort_key(error: RowError) -> tuple[int, int, str]:
 
 
 async def run_import(
+    connection: asyncpg.Connection,
+    ledger: LedgerFile,
+    options: ImportOptions,
+    **kwargs: Any,
+) -> ImportReport:
+    """Check every row of ``ledger`` and, to commit, write them all or nothing (counted)."""
+    result = await _run_import(connection, ledger, options, **kwargs)
+    outcome = "committed" if result.committed else ("valid" if result.valid else "refused")
+    IMPORTS.labels(mode=str(getattr(result.mode, "value", result.mode)), outcome=outcome).inc()
+    return result
+
+
+async def _run_import(
     connection: asyncpg.Connection,
     ledger: LedgerFile,
     options: ImportOptions,
