@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy import ColumnElement, or_
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from tuopin_monitoring.db import audit_log
@@ -56,22 +55,5 @@ def within(column: InstrumentedAttribute[str], division: str) -> ColumnElement[b
     return column.between(prefix.ljust(12, "0"), prefix.ljust(12, "9"))
 
 
-async def record(
-    session: AsyncSession | AsyncConnection,
-    request: Request,
-    principal: Principal,
-    action: str,
-    entity: str,
-    entity_id: object,
-    details: dict[str, object] | None = None,
-) -> None:
-    await audit.record(
-        session,
-        audit_log,
-        principal,
-        action,
-        entity,
-        entity_id,
-        getattr(request.state, "request_id", None),
-        details,
-    )
+# Every write and unmasked read goes to the service's append-only audit log.
+record = audit.recorder(audit_log)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from fastapi import Depends
 
 from tuopin_registry.db import audit_log
 from tuopin_shared.contracts.auth import Role
@@ -39,22 +38,5 @@ def ensure_in_scope(principal: Principal, division_code: str, what: str) -> None
         raise NotFound(f"{what} not found")
 
 
-async def record(
-    session: AsyncSession | AsyncConnection,
-    request: Request,
-    principal: Principal,
-    action: str,
-    entity: str,
-    entity_id: object,
-    details: dict[str, object] | None = None,
-) -> None:
-    await audit.record(
-        session,
-        audit_log,
-        principal,
-        action,
-        entity,
-        entity_id,
-        getattr(request.state, "request_id", None),
-        details,
-    )
+# Every write and unmasked read goes to the service's append-only audit log.
+record = audit.recorder(audit_log)

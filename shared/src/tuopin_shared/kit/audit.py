@@ -6,8 +6,9 @@ when, and the request id that ties it to the logs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
+from fastapi import Request
 from sqlalchemy import BigInteger, Column, DateTime, Identity, MetaData, String, Table, func, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -55,3 +56,42 @@ async def record(
             details=details,
         )
     )
+
+
+class Recorder(Protocol):
+    async def __call__(
+        self,
+        session: AsyncSession | AsyncConnection,
+        request: Request,
+        principal: Principal,
+        action: str,
+        entity: str,
+        entity_id: Any,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+def recorder(table: Table) -> Recorder:
+    """``record`` for a service's own audit table, taking the request id from the request."""
+
+    async def record_for_request(
+        session: AsyncSession | AsyncConnection,
+        request: Request,
+        principal: Principal,
+        action: str,
+        entity: str,
+        entity_id: Any,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        await record(
+            session,
+            table,
+            principal,
+            action,
+            entity,
+            entity_id,
+            getattr(request.state, "request_id", None),
+            details,
+        )
+
+    return record_for_request
