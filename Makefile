@@ -41,6 +41,8 @@ bench: install
 	$(VENV)/bin/python bench/registry_reads.py
 	$(VENV)/bin/python bench/registry_feed.py
 	$(VENV)/bin/python bench/monitoring_snapshot.py
+	$(VENV)/bin/python bench/benefits_runs.py
+	$(VENV)/bin/python bench/medical_settlements.py
 
 clean:
 	rm -rf $(VENV) $(BOOT)
