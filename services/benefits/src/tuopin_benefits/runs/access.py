@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from fastapi import Depends
 
 from tuopin_benefits.db import audit_log
 from tuopin_shared.contracts.auth import Role
@@ -30,22 +29,5 @@ def scope_of(principal: Principal, district_code: str) -> str:
     return district_code if principal.covers(district_code) else principal.division
 
 
-async def record(
-    session: AsyncSession | AsyncConnection,
-    request: Request,
-    principal: Principal,
-    action: str,
-    entity: str,
-    entity_id: object,
-    details: dict[str, object] | None = None,
-) -> None:
-    await audit.record(
-        session,
-        audit_log,
-        principal,
-        action,
-        entity,
-        entity_id,
-        getattr(request.state, "request_id", None),
-        details,
-    )
+# Every write and unmasked read goes to the service's append-only audit log.
+record = audit.recorder(audit_log)
