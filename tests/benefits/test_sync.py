@@ -163,7 +163,7 @@ async def test_registry_down_keeps_the_projection_and_position(
 
 
 async def test_one_syncer_at_a_time(registry: tuple[FastAPI, CommonSettings], engine: Any) -> None:
-    from tuopin_benefits.projection.sync import _LOCK
+    from tuopin_benefits.projection.sync import SYNC_LOCK
 
     app, common = registry
     admin = {
@@ -178,11 +178,11 @@ async def test_one_syncer_at_a_time(registry: tuple[FastAPI, CommonSettings], en
         position = await current_position(engine)
         async with engine.connect() as other:
             raw: Any = (await other.get_raw_connection()).driver_connection
-            await raw.execute("SELECT pg_advisory_lock($1)", _LOCK)
+            await raw.execute("SELECT pg_advisory_lock($1)", SYNC_LOCK)
             try:
                 # Another syncer holds the projection: this one applies nothing and says so.
                 busy = await sync_once(engine, feed)
                 assert (busy.events, busy.position) == (0, position)
             finally:
-                await raw.execute("SELECT pg_advisory_unlock($1)", _LOCK)
+                await raw.execute("SELECT pg_advisory_unlock($1)", SYNC_LOCK)
         await sync_until(engine, feed, 2)

@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tuopin_shared.kit.feed import RegistryUnavailable, SyncResult, fetch_page
 
 FEED = "registry"
-_LOCK = zlib.crc32(b"tuopin-benefits-sync")
+# One syncer at a time (exclusive, tried); runs take it shared while they read the
+# projection, so the syncer skips a turn rather than change it under them.
+SYNC_LOCK = zlib.crc32(b"tuopin-benefits-sync")
 log = structlog.get_logger("tuopin.benefits.sync")
 
 
@@ -96,7 +98,7 @@ async def sync_once(
     while True:
         async with engine.begin() as connection:
             raw: Any = (await connection.get_raw_connection()).driver_connection
-            if not await raw.fetchval("SELECT pg_try_advisory_xact_lock($1)", _LOCK):
+            if not await raw.fetchval("SELECT pg_try_advisory_xact_lock($1)", SYNC_LOCK):
                 position = await current_position(engine)
                 return SyncResult(position, events, pages)  # another syncer is at work
             position = (

@@ -14,8 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tuopin_benefits.policies import service as policies
-from tuopin_benefits.projection.sync import _LOCK as SYNC_LOCK
-from tuopin_benefits.projection.sync import FEED
+from tuopin_benefits.projection.sync import FEED, SYNC_LOCK
 from tuopin_benefits.runs import queries
 from tuopin_benefits.runs.access import sees
 from tuopin_benefits.runs.models import BatchRow, EntitlementRow, RunRow
