@@ -9,6 +9,10 @@ named parameters the facts query binds (``:income_line`` …), never to input.
 Indicators another service computes (benefits' statistics) are listed with the
 reason they are not available yet, so targets can name them and dashboards say
 why they have no value; they become available by giving them a source.
+
+Each kind of indicator has its constructor below (a share of households, a
+share of people, a count of households or of people), so an entry says only
+what is particular to it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,77 @@ class Indicator:
         return self.unavailable_reason is None and self.numerator is not None
 
 
+def household_share(
+    key: str, name: str, *, meets: str, among: str = "f.poor", evidence: tuple[str, ...]
+) -> Indicator:
+    """The percentage of the households ``among`` whose facts satisfy ``meets``.
+
+    A household whose fact is unknown (NULL: no income recorded, never assessed)
+    fails: nobody has shown that it meets the indicator.
+    """
+    return Indicator(
+        key=key,
+        name=name,
+        unit="%",
+        kind=Kind.SHARE,
+        numerator=f"count(*) FILTER (WHERE {among} AND {meets})",
+        denominator=f"count(*) FILTER (WHERE {among})",
+        failing=f"{among} AND NOT coalesce({meets}, false)",
+        evidence=evidence,
+    )
+
+
+def people_share(
+    key: str, name: str, *, counted: str, of: str, among: str = "f.poor", evidence: tuple[str, ...]
+) -> Indicator:
+    """The percentage of the people ``of`` (a per-household count of the facts) who are also
+    ``counted``, over the households ``among``; a household fails when some of its people
+    are not counted."""
+    return Indicator(
+        key=key,
+        name=name,
+        unit="%",
+        kind=Kind.SHARE,
+        numerator=f"coalesce(sum(f.{counted}) FILTER (WHERE {among}), 0)",
+        denominator=f"coalesce(sum(f.{of}) FILTER (WHERE {among}), 0)",
+        failing=f"{among} AND f.{counted} < f.{of}",
+        evidence=evidence,
+    )
+
+
+def household_count(key: str, name: str, *, where: str, evidence: tuple[str, ...]) -> Indicator:
+    """The number of households where ``where`` holds; each of them is a case to look at."""
+    return Indicator(
+        key=key,
+        name=name,
+        unit="households",
+        kind=Kind.COUNT,
+        numerator=f"count(*) FILTER (WHERE {where})",
+        failing=where,
+        evidence=evidence,
+    )
+
+
+def people_count(
+    key: str, name: str, *, where: str, failing: str, evidence: tuple[str, ...]
+) -> Indicator:
+    """The number of living people in the households where ``where`` holds."""
+    return Indicator(
+        key=key,
+        name=name,
+        unit="people",
+        kind=Kind.COUNT,
+        numerator=f"coalesce(sum(f.living) FILTER (WHERE {where}), 0)",
+        failing=failing,
+        evidence=evidence,
+    )
+
+
+def not_available(key: str, name: str, unit: str, kind: Kind, reason: str) -> Indicator:
+    """An indicator a target may name that has no value yet, and why."""
+    return Indicator(key=key, name=name, unit=unit, kind=kind, unavailable_reason=reason)
+
+
 _BENEFITS = (
     "computed by the benefits service, whose statistics API is not available yet;"
     " the value will come from it"
@@ -47,122 +122,91 @@ _BENEFITS = (
 # "Poor households" are the programme's: registered poor now or once (lifted out,
 # returned, watched after lifting out) and the newly impoverished, as of the date.
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator(
-        key="income_at_or_above_line_share",
-        name="Poor households with per-capita net income at or above the plan's income line",
-        unit="%",
-        kind=Kind.SHARE,
-        numerator="count(*) FILTER (WHERE f.poor AND f.per_capita >= :income_line)",
-        denominator="count(*) FILTER (WHERE f.poor)",
-        # A household with no income recorded is not known to reach the line.
-        failing="f.poor AND (f.per_capita IS NULL OR f.per_capita < :income_line)",
+    household_share(
+        "income_at_or_above_line_share",
+        "Poor households with per-capita net income at or above the plan's income line",
+        meets="f.per_capita >= :income_line",
         evidence=("income_year", "per_capita"),
     ),
-    Indicator(
-        key="lifted_out_consolidated_people",
-        name="People lifted out whose household keeps income above the line and every guarantee",
-        unit="people",
-        kind=Kind.COUNT,
-        numerator="coalesce(sum(f.living) FILTER (WHERE f.lifted_out AND f.consolidated), 0)",
+    people_count(
+        "lifted_out_consolidated_people",
+        "People lifted out whose household keeps income above the line and every guarantee",
+        where="f.lifted_out AND f.consolidated",
         failing="f.lifted_out AND NOT f.consolidated",
         evidence=("status", "income_year", "per_capita", "all_met", "unmet", "living"),
     ),
-    Indicator(
-        key="newly_impoverished_households",
-        name="Households newly impoverished during the year",
-        unit="households",
-        kind=Kind.COUNT,
-        numerator="count(*) FILTER (WHERE f.became_newly_impoverished)",
-        failing="f.became_newly_impoverished",
+    household_count(
+        "newly_impoverished_households",
+        "Households newly impoverished during the year",
+        where="f.became_newly_impoverished",
         evidence=("status",),
     ),
-    Indicator(
-        key="returned_to_poverty_households",
-        name="Households returned to poverty during the year",
-        unit="households",
-        kind=Kind.COUNT,
-        numerator="count(*) FILTER (WHERE f.returned_to_poverty)",
-        failing="f.returned_to_poverty",
+    household_count(
+        "returned_to_poverty_households",
+        "Households returned to poverty during the year",
+        where="f.returned_to_poverty",
         evidence=("status",),
     ),
-    Indicator(
-        key="guarantees_met_share",
-        name="Poor households meeting the two no-worries and three guarantees (and water)",
-        unit="%",
-        kind=Kind.SHARE,
-        numerator="count(*) FILTER (WHERE f.poor AND f.all_met)",
-        denominator="count(*) FILTER (WHERE f.poor)",
-        # Never assessed counts as not met: nobody has checked.
-        failing="f.poor AND NOT coalesce(f.all_met, false)",
+    household_share(
+        "guarantees_met_share",
+        "Poor households meeting the two no-worries and three guarantees (and water)",
+        meets="f.all_met",
         evidence=("assessed_on", "all_met", "unmet"),
     ),
-    Indicator(
-        key="labour_households_employed_share",
-        name="Poor households able to work with at least one member in stable employment",
-        unit="%",
-        kind=Kind.SHARE,
-        numerator="count(*) FILTER (WHERE f.poor AND f.labour_capable > 0 AND f.employed > 0)",
-        denominator="count(*) FILTER (WHERE f.poor AND f.labour_capable > 0)",
-        failing="f.poor AND f.labour_capable > 0 AND f.employed = 0",
+    household_share(
+        "labour_households_employed_share",
+        "Poor households able to work with at least one member in stable employment",
+        among="f.poor AND f.labour_capable > 0",
+        meets="f.employed > 0",
         evidence=("labour_capable", "employed", "working"),
     ),
-    Indicator(
-        key="safe_housing_share",
-        name="Poor households living in safe housing",
-        unit="%",
-        kind=Kind.SHARE,
-        numerator="count(*) FILTER (WHERE f.poor AND f.housing_safe)",
-        denominator="count(*) FILTER (WHERE f.poor)",
-        failing="f.poor AND NOT coalesce(f.housing_safe, false)",
+    household_share(
+        "safe_housing_share",
+        "Poor households living in safe housing",
+        meets="f.housing_safe",
         evidence=("assessed_on", "housing_grade", "unmet"),
     ),
-    Indicator(
-        key="school_enrolment_share",
-        name="School-age children of poor households enrolled (exempt children left out)",
-        unit="%",
-        kind=Kind.SHARE,
-        numerator="coalesce(sum(f.enrolled) FILTER (WHERE f.poor), 0)",
-        denominator="coalesce(sum(f.school_age) FILTER (WHERE f.poor), 0)",
-        failing="f.poor AND f.enrolled < f.school_age",
+    people_share(
+        "school_enrolment_share",
+        "School-age children of poor households enrolled (exempt children left out)",
+        counted="enrolled",
+        of="school_age",
         evidence=("school_age", "enrolled", "out_of_school"),
     ),
-    Indicator(
-        key="insurance_coverage_share",
-        name="People of poor households with basic medical and critical-illness insurance",
-        unit="%",
-        kind=Kind.SHARE,
-        numerator="coalesce(sum(f.insured) FILTER (WHERE f.poor), 0)",
-        denominator="coalesce(sum(f.living) FILTER (WHERE f.poor), 0)",
-        failing="f.poor AND f.insured < f.living",
+    people_share(
+        "insurance_coverage_share",
+        "People of poor households with basic medical and critical-illness insurance",
+        counted="insured",
+        of="living",
         evidence=("living", "insured"),
     ),
-    Indicator(
-        key="in_county_personal_share",
-        name="Patients' personal share of in-county inpatient and chronic outpatient costs",
-        unit="%",
-        kind=Kind.SHARE,
-        unavailable_reason=_BENEFITS,
+    not_available(
+        "in_county_personal_share",
+        "Patients' personal share of in-county inpatient and chronic outpatient costs",
+        "%",
+        Kind.SHARE,
+        _BENEFITS,
     ),
-    Indicator(
-        key="pension_paid_on_behalf_share",
-        name="Eligible registered poor people whose resident pension contribution was paid",
-        unit="%",
-        kind=Kind.SHARE,
-        unavailable_reason=_BENEFITS,
+    not_available(
+        "pension_paid_on_behalf_share",
+        "Eligible registered poor people whose resident pension contribution was paid",
+        "%",
+        Kind.SHARE,
+        _BENEFITS,
     ),
-    Indicator(
-        key="dibao_coverage_share",
-        name="Eligible registered poor households receiving the minimum living allowance",
-        unit="%",
-        kind=Kind.SHARE,
-        unavailable_reason=_BENEFITS,
+    not_available(
+        "dibao_coverage_share",
+        "Eligible registered poor households receiving the minimum living allowance",
+        "%",
+        Kind.SHARE,
+        _BENEFITS,
     ),
-    Indicator(
-        key="disability_subsidies_paid_share",
-        name="Disabled poor people paid their subsidies for the quarter on actual eligibility",
-        unit="%",
-        kind=Kind.SHARE,
-        unavailable_reason=_BENEFITS,
+    not_available(
+        "disability_subsidies_paid_share",
+        "Disabled poor people paid their subsidies for the quarter on actual eligibility",
+        "%",
+        Kind.SHARE,
+        _BENEFITS,
     ),
 )
 
