@@ -282,3 +282,22 @@ async def test_snapshot_is_stored_whole_or_not_at_all(
     with pytest.raises(OperationalError):
         await service.take_in_session(db, plan, date(2020, 6, 30), "test", attempts=2)
     assert await count() == before + 1  # the failed snapshot left no row behind
+
+
+async def test_a_lifted_out_household_without_income_is_listed_as_not_consolidated(
+    client: AsyncClient, plan: PlanRow, projection: Projection, officer: dict[str, str]
+) -> None:
+    # No income recorded for the year: nobody has shown it keeps above the line.
+    household = await projection.household(
+        V1, [("registered_poor", "2016-01-01"), ("lifted_out", "2019-12-01")], lifted_out_year=2019
+    )
+    await projection.person(household)
+    await projection.assessment(household, "2020-03-01")
+    await projection.synced()
+    response = await client.get(
+        "/v1/indicators/G2/households", params={"date": AS_OF}, headers=officer
+    )
+    assert response.status_code == 200, response.text
+    [item] = response.json()["items"]
+    assert item["household_id"] == str(household)
+    assert (item["evidence"]["income_year"], item["evidence"]["all_met"]) == (None, True)

@@ -95,16 +95,17 @@ def household_count(key: str, name: str, *, where: str, evidence: tuple[str, ...
 
 
 def people_count(
-    key: str, name: str, *, where: str, failing: str, evidence: tuple[str, ...]
+    key: str, name: str, *, among: str, meets: str, evidence: tuple[str, ...]
 ) -> Indicator:
-    """The number of living people in the households where ``where`` holds."""
+    """The number of living people in the households ``among`` that satisfy ``meets``; the
+    others among them fail, an unknown (NULL) fact included, as for a household share."""
     return Indicator(
         key=key,
         name=name,
         unit="people",
         kind=Kind.COUNT,
-        numerator=f"coalesce(sum(f.living) FILTER (WHERE {where}), 0)",
-        failing=failing,
+        numerator=f"coalesce(sum(f.living) FILTER (WHERE {among} AND {meets}), 0)",
+        failing=f"{among} AND NOT coalesce({meets}, false)",
         evidence=evidence,
     )
 
@@ -131,8 +132,8 @@ INDICATORS: tuple[Indicator, ...] = (
     people_count(
         "lifted_out_consolidated_people",
         "People lifted out whose household keeps income above the line and every guarantee",
-        where="f.lifted_out AND f.consolidated",
-        failing="f.lifted_out AND NOT f.consolidated",
+        among="f.lifted_out",
+        meets="f.consolidated",
         evidence=("status", "income_year", "per_capita", "all_met", "unmet", "living"),
     ),
     household_count(
