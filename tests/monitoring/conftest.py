@@ -1,31 +1,38 @@
-"""Monitoring fixtures: the app on the test database, tokens, the seed plan, and a
-builder that writes projection rows directly, for districts whose answers are known."""
+"""Monitoring fixtures: the app on the test database, tokens, the seed plan, a builder
+that writes projection rows directly, for districts whose answers are known, and the
+real registry and monitoring apps on a committing database, for the feed."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from tests.conftest import client_for, isolate
+from tests.conftest import _dsn, client_for, isolate
 from tuopin_monitoring.main import create_app
 from tuopin_monitoring.plans import service as plans
 from tuopin_monitoring.plans.defaults import PARAMETER_SOURCES, seed_targets
 from tuopin_monitoring.plans.models import PlanRow
+from tuopin_monitoring.projection.sync import Changed, SyncOutcome, sync_once
 from tuopin_monitoring.settings import MonitoringSettings
+from tuopin_registry.main import create_app as create_registry
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.monitoring import PlanInput
 from tuopin_shared.kit.auth import mint_token
-from tuopin_shared.kit.settings import CommonSettings
+from tuopin_shared.kit.settings import CommonSettings, Environment
 
 DISTRICT = "510303000000"
 AIYE = "510303100000"
@@ -219,3 +226,78 @@ async def projection(db: AsyncSession) -> Projection:
     # The shared database may hold another test's committed sync state: start clean.
     await db.execute(text("DELETE FROM monitoring.sync_state"))
     return Projection(db)
+
+
+# ------------------------------------------------------------ the registry's feed, for real
+
+
+@pytest.fixture(scope="module")
+async def apps(committing_database_url: str) -> AsyncIterator[tuple[FastAPI, FastAPI, Any]]:
+    """The registry and monitoring apps on a database of the module's own, where writes
+    commit: the feed serves committed transactions only."""
+    common = CommonSettings(database_url=committing_database_url, environment=Environment.test)
+    connection = await asyncpg.connect(_dsn(committing_database_url))
+    try:
+        await connection.executemany(
+            "INSERT INTO registry.division (code, name, level, parent_code)"
+            " VALUES ($1, $2, $3, $4)",
+            [
+                (DISTRICT, "Gongjing District", "county", None),
+                (AIYE, "Aiye Town", "town", DISTRICT),
+                (V1, "Demo Village 1 (synthetic)", "village", AIYE),
+            ],
+        )
+    finally:
+        await connection.close()
+    registry = create_registry(common=common)
+    monitoring = create_app(common=common, settings=MonitoringSettings(sync_interval_seconds=0))
+    async with (
+        registry.router.lifespan_context(registry),
+        monitoring.router.lifespan_context(monitoring),
+    ):
+        yield registry, monitoring, common
+
+
+def headers(common: CommonSettings, role: Role, subject: str = "tester") -> dict[str, str]:
+    return {
+        "Authorization": "Bearer "
+        + mint_token(common, subject=subject, roles=[role], division=DISTRICT)
+    }
+
+
+def feed_client(registry: FastAPI, common: CommonSettings) -> httpx.AsyncClient:
+    # The monitoring feed token carries no pii permission: the projection keeps no identities.
+    client = client_for(registry)
+    client.headers.update(headers(common, Role.service, "monitoring-sync"))
+    return client
+
+
+async def fetch(monitoring: FastAPI, sql: str, *args: Any) -> list[Any]:
+    async with monitoring.state.engine.connect() as connection:
+        raw: Any = (await connection.get_raw_connection()).driver_connection
+        return list(await raw.fetch(sql, *args))
+
+
+async def sync_all(monitoring: FastAPI, feed: httpx.AsyncClient, **options: Any) -> SyncOutcome:
+    """Sync until every event the registry wrote is applied; the households changed are
+    those of every round.
+
+    The feed serves only transactions older than every one still running on the
+    server, whatever its database: another test run's long transaction on the same
+    server holds it back for a while, so wait for it rather than fail.
+    """
+    engine = monitoring.state.engine
+    events = pages = 0
+    changed = Changed()
+    deadline = time.monotonic() + 120
+    while True:
+        result = await sync_once(engine, feed, changed=changed, **options)
+        events, pages = events + result.events, pages + result.pages
+        [row] = await fetch(
+            monitoring,
+            "SELECT (SELECT count(*) FROM registry.change_event) AS written,"
+            " (SELECT events_applied FROM monitoring.sync_state) AS applied",
+        )
+        if row["written"] == row["applied"] or time.monotonic() > deadline:
+            return SyncOutcome(result.position, events, pages, changed.households)
+        await asyncio.sleep(0.5)

@@ -5,9 +5,7 @@ the dashboard keeps answering, marked stale, while the registry is down."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -18,95 +16,15 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import _dsn, client_for
-from tests.registry.conftest import (
-    AIYE,
-    AIYE_V1,
-    DISTRICT,
-    household_body,
-    member_body,
-    new_resident_id,
-)
+from tests.monitoring.conftest import feed_client, fetch, headers, sync_all
+from tests.registry.conftest import DISTRICT, household_body, member_body, new_resident_id
 from tuopin_monitoring.jobs import evaluate_current_plans
-from tuopin_monitoring.main import create_app as create_monitoring
 from tuopin_monitoring.plans import service as plans
-from tuopin_monitoring.projection.sync import RegistryUnavailable, SyncResult, sync_once
-from tuopin_monitoring.settings import MonitoringSettings
-from tuopin_registry.main import create_app as create_registry
+from tuopin_monitoring.projection.sync import RegistryUnavailable, sync_once
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.clock import today
 from tuopin_shared.contracts.monitoring import PlanInput, TargetInput
-from tuopin_shared.kit.auth import mint_token
-from tuopin_shared.kit.settings import CommonSettings, Environment
-
-
-@pytest.fixture(scope="module")
-async def apps(committing_database_url: str) -> AsyncIterator[tuple[FastAPI, FastAPI, Any]]:
-    common = CommonSettings(database_url=committing_database_url, environment=Environment.test)
-    connection = await asyncpg.connect(_dsn(committing_database_url))
-    try:
-        await connection.executemany(
-            "INSERT INTO registry.division (code, name, level, parent_code)"
-            " VALUES ($1, $2, $3, $4)",
-            [
-                (DISTRICT, "Gongjing District", "county", None),
-                (AIYE, "Aiye Town", "town", DISTRICT),
-                (AIYE_V1, "Demo Village 1 (synthetic)", "village", AIYE),
-            ],
-        )
-    finally:
-        await connection.close()
-    registry = create_registry(common=common)
-    monitoring = create_monitoring(
-        common=common, settings=MonitoringSettings(sync_interval_seconds=0)
-    )
-    async with (
-        registry.router.lifespan_context(registry),
-        monitoring.router.lifespan_context(monitoring),
-    ):
-        yield registry, monitoring, common
-
-
-def headers(common: CommonSettings, role: Role, subject: str = "tester") -> dict[str, str]:
-    return {
-        "Authorization": "Bearer "
-        + mint_token(common, subject=subject, roles=[role], division=DISTRICT)
-    }
-
-
-def feed_client(registry: FastAPI, common: CommonSettings) -> httpx.AsyncClient:
-    # The monitoring feed token carries no pii permission: the projection keeps no identities.
-    client = client_for(registry)
-    client.headers.update(headers(common, Role.service, "monitoring-sync"))
-    return client
-
-
-async def fetch(monitoring: FastAPI, sql: str, *args: Any) -> list[Any]:
-    async with monitoring.state.engine.connect() as connection:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
-        return list(await raw.fetch(sql, *args))
-
-
-async def sync_all(monitoring: FastAPI, feed: httpx.AsyncClient, **options: Any) -> SyncResult:
-    """Sync until every event the registry wrote is applied.
-
-    The feed serves only transactions older than every one still running on the
-    server, whatever its database: another test run's long transaction on the same
-    server holds it back for a while, so wait for it rather than fail.
-    """
-    engine = monitoring.state.engine
-    events = pages = 0
-    deadline = time.monotonic() + 120
-    while True:
-        result = await sync_once(engine, feed, **options)
-        events, pages = events + result.events, pages + result.pages
-        [row] = await fetch(
-            monitoring,
-            "SELECT (SELECT count(*) FROM registry.change_event) AS written,"
-            " (SELECT events_applied FROM monitoring.sync_state) AS applied",
-        )
-        if row["written"] == row["applied"] or time.monotonic() > deadline:
-            return SyncResult(result.position, events, pages)
-        await asyncio.sleep(0.5)
+from tuopin_shared.kit.settings import CommonSettings
 
 
 async def test_from_the_registry_to_the_dashboard_and_through_an_outage(

@@ -71,7 +71,8 @@ def seed_plan(district: District = "510303", year: Year = 2020) -> None:
 
 def sync_registry() -> None:
     """Bring the monitoring projection up to date with the registry's change feed, once,
-    then evaluate the alert rules of the current year's plans."""
+    then evaluate the alert rules of the current year's plans for the households it
+    changed (`evaluate-alerts` evaluates every household)."""
     from tuopin_monitoring.jobs import evaluate_current_plans
     from tuopin_monitoring.projection.feed import client_factory
     from tuopin_monitoring.projection.sync import RegistryUnavailable, sync_once
@@ -90,8 +91,10 @@ def sync_registry() -> None:
             typer.echo(
                 f"projection at {result.position}: {result.events:,} events in {result.pages} pages"
             )
-            if result.events:
-                typer.echo(f"{await evaluate_current_plans(engine):,} alerts opened")
+            if result.households is None or result.households:
+                opened = await evaluate_current_plans(engine, households=result.households)
+                scope = "every" if result.households is None else f"{len(result.households):,}"
+                typer.echo(f"{opened:,} alerts opened ({scope} changed households evaluated)")
         finally:
             await engine.dispose()
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -77,23 +78,18 @@ def create_app(
         async with kit_lifespan(app):
             task = None
             if settings.sync_interval_seconds > 0:
-                from tuopin_monitoring.jobs import evaluate_current_plans
+                from tuopin_monitoring.jobs import evaluate_changed
                 from tuopin_monitoring.projection.feed import client_factory
-                from tuopin_monitoring.projection.sync import SyncResult, sync_forever
+                from tuopin_monitoring.projection.sync import sync_forever
 
                 engine = app.state.engine
-
-                async def after_sync(_: SyncResult) -> None:
-                    if settings.evaluate_after_sync:
-                        await evaluate_current_plans(engine)
-
                 task = asyncio.create_task(
                     sync_forever(
                         engine,
                         lambda: client_factory(common, settings),
                         settings.sync_interval_seconds,
                         settings.sync_page_size,
-                        after_sync,
+                        partial(evaluate_changed, engine) if settings.evaluate_after_sync else None,
                     )
                 )
             try:

@@ -6,11 +6,19 @@ alerted under a rule gets its evidence refreshed, never a second alert. An open
 alert whose condition no longer holds is marked cleared (a cadre still closes
 it). An alert closed for the same facts (its fingerprint) is not reopened; new
 facts — a new income year, another member — open a new one.
+
+An evaluation covers a division, or only the listed households of it (those a
+sync changed): then only their alerts are refreshed or cleared. What changes
+with the date alone (a child reaching school age, a new illness leaving the
+window) is seen by the evaluation of the whole division, which the
+``evaluate-alerts`` command and ``POST /v1/alerts/evaluate`` run.
 """
 
 from __future__ import annotations
 
+import uuid
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -97,9 +105,11 @@ _SEVERITY = (
 )
 
 
-def _evaluate_sql(*, whole: bool) -> str:
+def _evaluate_sql(*, whole: bool, listed: bool) -> str:
+    # Listed households: an alert of another household is not this evaluation's to clear.
+    only_listed = "AND a.household_id = ANY(CAST(:households AS uuid[]))" if listed else ""
     return f"""
-{facts_query(evidence=True, whole=whole)}
+{facts_query(evidence=True, whole=whole, listed=listed)}
 , w AS (SELECT * FROM f WHERE f.status = ANY(:watched))
 , hits AS (
     {" UNION ALL ".join(_HITS.values())}
@@ -123,7 +133,7 @@ def _evaluate_sql(*, whole: bool) -> str:
 , cleared AS (
     UPDATE monitoring.alert a SET cleared_at = now()
      WHERE a.{OPEN_PREDICATE} AND a.cleared_at IS NULL
-       AND a.division_code BETWEEN :div_low AND :div_high
+       AND a.division_code BETWEEN :div_low AND :div_high {only_listed}
        AND NOT EXISTS (SELECT 1 FROM hits h WHERE h.household_id = a.household_id
                                               AND h.rule = a.rule)
     RETURNING 1
@@ -134,7 +144,10 @@ SELECT (SELECT count(*) FILTER (WHERE inserted) FROM upserted) AS opened,
 """  # noqa: S608
 
 
-_EVALUATE = {whole: _evaluate_sql(whole=whole) for whole in (False, True)}
+_EVALUATE = {
+    (whole, listed): _evaluate_sql(whole=whole, listed=listed)
+    for whole, listed in ((False, False), (True, False), (False, True))
+}
 
 
 @dataclass(frozen=True)
@@ -160,8 +173,17 @@ def rule_params(parameters: PlanParameters) -> dict[str, Any]:
     }
 
 
-async def evaluate(session: AsyncSession, plan: PlanRow, division: str, as_of: date) -> Outcome:
-    """Evaluate every available rule for the households in ``division`` at ``as_of``."""
+async def evaluate(
+    session: AsyncSession,
+    plan: PlanRow,
+    division: str,
+    as_of: date,
+    households: Collection[uuid.UUID] | None = None,
+) -> Outcome:
+    """Evaluate every available rule for the households in ``division`` at ``as_of``; with
+    ``households``, for those of them only."""
+    if households is not None and not households:
+        return Outcome(0, 0, 0)
     # One evaluation of a district at a time: the background loop and a cadre's
     # request would otherwise race to clear what the other just refreshed.
     key = zlib.crc32(f"alerts:{plan.district_code}".encode())
@@ -172,7 +194,11 @@ async def evaluate(session: AsyncSession, plan: PlanRow, division: str, as_of: d
         **rule_params(parameters),
         "plan_id": str(plan.id),
     }
-    whole = await holds_only(session, division_prefix(division))
-    row = (await session.execute(text(_EVALUATE[whole]), params)).one()
+    if households is not None:
+        params["households"] = list(households)
+        statement = _EVALUATE[(False, True)]
+    else:
+        statement = _EVALUATE[(await holds_only(session, division_prefix(division)), False)]
+    row = (await session.execute(text(statement), params)).one()
     ALERTS_RAISED.inc(int(row.opened))
     return Outcome(int(row.opened), int(row.refreshed), int(row.cleared))

@@ -102,19 +102,26 @@ async def holds_only(session: AsyncSession, prefix: str) -> bool:
     return not outside
 
 
-def facts_query(*, chunked: bool = False, evidence: bool = False, whole: bool = False) -> str:
+def facts_query(
+    *, chunked: bool = False, evidence: bool = False, whole: bool = False, listed: bool = False
+) -> str:
     """The facts as a CTE chain ending in ``f``; append a SELECT over ``f``.
 
     ``whole``: every household is in scope, so each table is read whole and joined to
     the households once at the end, which lets PostgreSQL read incomes and statuses in
     index order instead of hashing every table against the scope first.
+    ``listed``: only the households whose ids are bound as ``:households`` (those a sync
+    changed), each table read through its household index.
     """
+    assert not (whole and listed), "a list of households is not the whole projection"
     scoped = "" if whole else "JOIN hh USING (household_id)"
     keyset = (
         "AND h.household_id > CAST(:after AS uuid) AND h.household_id <= CAST(:upto AS uuid)"
         if chunked
         else ""
     )
+    if listed:
+        keyset += " AND h.household_id = ANY(CAST(:households AS uuid[]))"
     evidence_columns = _EVIDENCE_COLUMNS if evidence else ""
     evidence_facts = (
         ", mem.worsened_members, mem.out_of_school, prev.year AS prev_income_year,"

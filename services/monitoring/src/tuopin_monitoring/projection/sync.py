@@ -3,16 +3,21 @@
 Each page is applied set-based (one statement per table) in one transaction
 together with the new feed position, so a crash between pages loses nothing and
 repeats nothing. An advisory lock lets one syncer run at a time (the background
-loop of every replica, the ``tuopin sync-registry`` command). Every attempt is
+loop of every replica, the ``tuopin monitoring-sync`` command). Every attempt is
 recorded, failed or not, because the dashboard reports how current it is.
+
+The sync also notes which households its pages touched, so that the alert
+evaluation after it reads those households only (``Changed``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -146,6 +151,65 @@ ON CONFLICT (feed) DO UPDATE SET attempted_at = now(), failed_at = now(),
 """
 
 
+# Past this many households the evaluation after a sync reads the whole district: one
+# pass over every table costs less than that many lookups (an initial sync, a bulk import).
+CHANGED_LIMIT = 20_000
+
+
+@dataclass
+class Changed:
+    """The households the applied pages touched, kept until an evaluation has seen them.
+
+    Past ``limit`` the ids are no longer kept and ``households`` is None: evaluate all.
+    """
+
+    limit: int = CHANGED_LIMIT
+    ids: set[uuid.UUID] = field(default_factory=set)
+    overflowed: bool = False
+
+    def add(self, ids: Iterable[uuid.UUID]) -> None:
+        if self.overflowed:
+            return
+        self.ids.update(ids)
+        if len(self.ids) > self.limit:
+            self.overflowed = True
+            self.ids.clear()
+
+    def __bool__(self) -> bool:
+        return self.overflowed or bool(self.ids)
+
+    @property
+    def households(self) -> frozenset[uuid.UUID] | None:
+        return None if self.overflowed else frozenset(self.ids)
+
+    def clear(self) -> None:
+        self.ids.clear()
+        self.overflowed = False
+
+
+@dataclass(frozen=True)
+class SyncOutcome(SyncResult):
+    """Where the sync stopped, and the households it changed (None: too many to list)."""
+
+    households: frozenset[uuid.UUID] | None = frozenset()
+
+
+# A member's event names the household the member is in now; the one they left
+# changed too (a member fewer), and only the projection still knows which it was.
+_FORMER_HOUSEHOLDS = """
+SELECT DISTINCT household_id FROM monitoring.person WHERE member_id = ANY($1::uuid[])
+"""
+
+
+def touched_households(by_entity: dict[str, list[dict[str, Any]]]) -> set[uuid.UUID]:
+    """The households a page's payloads write to, from the entities the projection keeps."""
+    ids = {uuid.UUID(p["id"]) for p in by_entity.get("household", ())}
+    for entity in _APPLY:
+        if entity != "household":
+            ids.update(uuid.UUID(p["household_id"]) for p in by_entity.get(entity, ()))
+    return ids
+
+
 def _china_date(timestamp: str) -> str:
     # Dates in the programme are dates in China, whatever zone the feed stamps in.
     return datetime.fromisoformat(timestamp).astimezone(CHINA_STANDARD_TIME).date().isoformat()
@@ -173,16 +237,22 @@ async def sync_once(
     *,
     page_size: int = 5000,
     progress: Callable[[int], None] | None = None,
-) -> SyncResult:
-    """Apply the feed until it has nothing more ready; returns where it stopped.
+    changed: Changed | None = None,
+) -> SyncOutcome:
+    """Apply the feed until it has nothing more ready; returns where it stopped and the
+    households it changed.
 
-    A failure is recorded (for the dashboard's staleness) and raised again.
+    ``changed`` collects those households; a caller that passes its own keeps the
+    ones of pages applied before a failure, for its next evaluation. A failure is
+    recorded (for the dashboard's staleness) and raised again.
     """
+    changed = Changed() if changed is None else changed
     try:
-        return await _sync(engine, client, page_size, progress)
+        result = await _sync(engine, client, page_size, progress, changed)
     except Exception as exc:
         await record_failure(engine, f"{type(exc).__name__}: {exc}")
         raise
+    return SyncOutcome(result.position, result.events, result.pages, changed.households)
 
 
 async def _sync(
@@ -190,6 +260,7 @@ async def _sync(
     client: httpx.AsyncClient,
     page_size: int,
     progress: Callable[[int], None] | None,
+    changed: Changed,
 ) -> SyncResult:
     events = pages = 0
     while True:
@@ -206,11 +277,17 @@ async def _sync(
             )
             page = await fetch_page(client, position, page_size)
             by_entity = group_by_entity(page["items"])
+            touched = touched_households(by_entity)
+            if by_entity.get("member"):
+                members = [uuid.UUID(p["id"]) for p in by_entity["member"]]
+                touched.update(r[0] for r in await raw.fetch(_FORMER_HOUSEHOLDS, members))
             # Households first: the other tables are read joined to them.
             for entity, statement in _APPLY.items():
                 if by_entity.get(entity):
                     await raw.execute(statement, json.dumps(by_entity[entity]))
             await raw.execute(_MOVE, FEED, page["next_after"], len(page["items"]))
+        # Only once the page is committed: a page rolled back changed nothing.
+        changed.add(touched)
         events += len(page["items"])
         pages += 1
         if progress is not None:
@@ -239,20 +316,26 @@ async def sync_forever(
     client_factory: Callable[[], httpx.AsyncClient],
     interval: float,
     page_size: int,
-    after_sync: Callable[[SyncResult], Awaitable[None]] | None = None,
+    after_sync: Callable[[SyncOutcome], Awaitable[object]] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """The service's background loop: follow the feed, back off while the registry is down,
-    and let ``after_sync`` (alert evaluation) see every batch of changes."""
+    and let ``after_sync`` (alert evaluation) see every batch of changes.
+
+    The changed households are kept until ``after_sync`` has returned: those of pages
+    applied before a failed sync, or of a failed evaluation, go to the next round.
+    """
     backoff = interval
+    changed = Changed()
     async with client_factory() as client:
         while True:
             try:
-                result = await sync_once(engine, client, page_size=page_size)
+                result = await sync_once(engine, client, page_size=page_size, changed=changed)
                 if result.events:
                     log.info("projection synced", events=result.events, position=result.position)
-                    if after_sync is not None:
-                        await after_sync(result)
+                if changed and after_sync is not None:
+                    await after_sync(result)
+                changed.clear()
                 backoff = interval
             except RegistryUnavailable as exc:
                 backoff = min(max(backoff * 2, 1.0), 300.0)

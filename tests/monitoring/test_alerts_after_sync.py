@@ -1,0 +1,128 @@
+"""The alert evaluation after a sync reads the households the sync changed, and only
+them: a household the feed did not touch is neither re-evaluated nor cleared; the full
+evaluation (on demand, `evaluate-alerts`) still sees every household.
+
+Driven through the real registry: its API writes, its feed carries the changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+
+from tests.conftest import client_for
+from tests.monitoring.conftest import V1, feed_client, fetch, headers, sync_all
+from tests.registry.conftest import DISTRICT, household_body, member_body
+from tuopin_monitoring.jobs import evaluate_changed, evaluate_current_plans
+from tuopin_monitoring.plans import service as plans
+from tuopin_shared.contracts.auth import Role
+from tuopin_shared.contracts.clock import today
+from tuopin_shared.contracts.monitoring import PlanInput
+from tuopin_shared.kit.settings import CommonSettings
+
+WORKING = {"labour_capacity": "ordinary", "employment_status": "local", "months_worked": 10}
+
+
+async def open_alerts(monitoring: FastAPI) -> set[tuple[uuid.UUID, str]]:
+    rows = await fetch(
+        monitoring,
+        "SELECT household_id, rule FROM monitoring.alert"
+        " WHERE status = 'open' AND cleared_at IS NULL",
+    )
+    return {(r["household_id"], r["rule"]) for r in rows}
+
+
+async def test_the_evaluation_after_a_sync_reads_only_the_households_it_changed(
+    apps: tuple[FastAPI, FastAPI, CommonSettings],
+) -> None:
+    registry, monitoring, common = apps
+    engine = monitoring.state.engine
+    year = today().year
+    async with monitoring.state.sessionmaker() as session:
+        await plans.create_plan(
+            session, PlanInput(district_code=DISTRICT, year=year, name="this year"), "test"
+        )
+        await session.commit()
+
+    admin = headers(common, Role.admin)
+    # Edge households (watched for return to poverty), everybody in them working.
+    edge: dict[str, Any] = {"division": V1, "status": "monitored", "registered_year": None}
+    async with client_for(registry) as api:
+
+        async def household(*members: dict[str, Any]) -> dict[str, Any]:
+            created = await api.post(
+                "/v1/households", json=household_body(members=list(members), **edge), headers=admin
+            )
+            assert created.status_code == 201, created.text
+            result: dict[str, Any] = created.json()
+            return result
+
+        a = await household(member_body(**WORKING))
+        b = await household(member_body(**WORKING))
+        # X: two members able to work, one of them working.
+        x = await household(
+            member_body(**WORKING),
+            member_body(name="弟弟", relation_to_head="sibling", labour_capacity="ordinary"),
+        )
+        ids = {name: uuid.UUID(h["id"]) for name, h in (("a", a), ("b", b), ("x", x))}
+
+        async with feed_client(registry, common) as feed:
+            first = await sync_all(monitoring, feed)
+        assert first.households == set(ids.values())
+        assert await evaluate_changed(engine, first) == 0
+
+        # Through the registry: A's income falls below the line, and X's working member
+        # moves to A, leaving X with nobody at work. The feed names A twice; X only as
+        # the household the member left.
+        income = await api.put(
+            f"/v1/households/{a['id']}/incomes/{year}",
+            json={"wage_income": "3000.00"},
+            headers=admin,
+        )
+        assert income.status_code in (200, 201), income.text
+        moved = await api.post(
+            f"/v1/members/{x['members'][0]['id']}/move",
+            json={"household_id": a["id"], "relation_to_head": "sibling"},
+            headers={**admin, "If-Match": '"1"'},
+        )
+        assert moved.status_code == 200, moved.text
+        # Outside the feed: B's member stops working in the projection itself.
+        async with engine.begin() as connection:
+            raw: Any = (await connection.get_raw_connection()).driver_connection
+            await raw.execute(
+                "UPDATE monitoring.person SET employment_status = 'unemployed'"
+                " WHERE household_id = $1",
+                ids["b"],
+            )
+
+        async with feed_client(registry, common) as feed:
+            second = await sync_all(monitoring, feed)
+        assert second.households == {ids["a"], ids["x"]}
+        assert await evaluate_changed(engine, second) == 2
+        assert await open_alerts(monitoring) == {
+            (ids["a"], "income_below_line"),
+            (ids["x"], "no_employed_member"),
+        }
+
+        # The full evaluation reads every household: B's condition is found.
+        assert await evaluate_current_plans(engine) == 1
+        assert (ids["b"], "no_employed_member") in await open_alerts(monitoring)
+
+        # A's income recovers: the pass after that sync clears A's alert, and B's stays
+        # open although B's facts were not read.
+        recovered = await api.put(
+            f"/v1/households/{a['id']}/incomes/{year}",
+            json={"wage_income": "20000.00"},
+            headers=admin,
+        )
+        assert recovered.status_code in (200, 201), recovered.text
+        async with feed_client(registry, common) as feed:
+            third = await sync_all(monitoring, feed)
+        assert third.households == {ids["a"]}
+        await evaluate_changed(engine, third)
+        assert await open_alerts(monitoring) == {
+            (ids["x"], "no_employed_member"),
+            (ids["b"], "no_employed_member"),
+        }
