@@ -1,9 +1,12 @@
-"""Settlements of one patient at the same moment are serialised on the patient's
-year-to-date row: none is computed on sums another is about to change.
+"""Settlements of one patient at the same moment never compute on the same sums:
+a settlement is stored only if the patient's year-to-date row is still at the
+version it read, and one that lost that race is computed again holding the row.
 
 These need real commits (a request that waits for another's lock sees what the
 other committed), so they run on a database of their own, through the app with
-its own sessions, two clients at once.
+its own connections. The races are forced, not hoped for: a second connection
+holds the contested row or key while the settlement is between its read and
+its write.
 """
 
 from __future__ import annotations
@@ -160,3 +163,111 @@ async def test_many_settlements_at_once_form_one_chain_of_year_to_date_sums(
     for settlement in settlements:
         assert sum(Decimal(x) for x in split(settlement)) == Decimal("30000.00")
         assert Decimal(settlement["personal_payment"]) <= Decimal("3000.00")  # 10% at most
+
+
+async def post(app: FastAPI, body: dict[str, Any]) -> Any:
+    async with client_for(app) as client:
+        return await client.post(PATH, json=body, headers={**headers(app), **key()})
+
+
+async def waiting_for_a_lock(engine: AsyncEngine) -> None:
+    """Return once some session of this database waits for a lock."""
+    async with engine.connect() as connection:
+        for _ in range(500):
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            if waiting:
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError("the settlement never waited for the row held by the other session")
+
+
+_MOVE_SUMS = text(
+    "UPDATE benefits.medical_year_to_date y"
+    "   SET basic_paid = y.basic_paid + 50000, settlements = y.settlements + 1,"
+    "       version = y.version + 1"
+    "  FROM benefits.person p"
+    " WHERE p.member_id = y.person_id AND p.resident_id = :rid AND y.year = 2020"
+)
+
+_FIRST_SUMS = text(
+    "INSERT INTO benefits.medical_year_to_date"
+    " (person_id, year, basic_paid, settlements, version)"
+    " SELECT member_id, 2020, 50000, 1, 1 FROM benefits.person WHERE resident_id = :rid"
+)
+
+
+@pytest.mark.parametrize("earlier", ["a settlement before", "none before"])
+async def test_a_settlement_whose_sums_moved_before_its_write_is_computed_again(
+    app: FastAPI, engine: AsyncEngine, earlier: str
+) -> None:
+    resident_id = await new_patient(engine, status="monitored")
+    if earlier == "a settlement before":
+        first = (await post(app, claim_body(resident_id))).json()
+        assert first["basic_insurance"] == "79680.00"
+    before = Decimal("79680.00") if earlier == "a settlement before" else Decimal(0)
+
+    # Another settlement of this patient is being stored (it has moved the
+    # sums, or created the year's row, and not yet committed) while this one
+    # reads and computes: this one reads the old sums and its write waits.
+    async with engine.connect() as other:
+        transaction = await other.begin()
+        await other.execute(_MOVE_SUMS if before else _FIRST_SUMS, {"rid": resident_id})
+        settling = asyncio.create_task(post(app, claim_body(resident_id)))
+        await waiting_for_a_lock(engine)
+        await transaction.commit()
+    response = await settling
+
+    assert response.status_code == 201, response.text
+    settlement = response.json()
+    # Computed on the sums the other left, not the ones it first read: the
+    # 150,000 basic-insurance cap holds across the three.
+    moved = before + Decimal("50000.00")
+    assert Decimal(settlement["trace"]["year_to_date_before"]["basic_paid"]) == moved
+    assert Decimal(settlement["basic_insurance"]) == min(
+        Decimal("79680.00"), Decimal("150000.00") - moved
+    )
+    sums = await ledger(engine, resident_id)
+    assert sums["basic_paid"] == moved + Decimal(settlement["basic_insurance"])
+    assert ytd(settlement["trace"]["year_to_date_after"]) == {
+        k: v for k, v in sums.items() if k != "settlements"
+    }
+
+
+async def test_a_claim_number_committed_between_read_and_write_gives_that_answer(
+    app: FastAPI, engine: AsyncEngine
+) -> None:
+    one, another = await new_patient(engine), await new_patient(engine)
+    settled = (await post(app, claim_body(one))).json()
+    contested = f"ZY-contested-{settled['id'][:8]}"
+
+    # Another request is committing this claim number (for another patient,
+    # with other figures) while this one reads and computes.
+    async with engine.connect() as other:
+        transaction = await other.begin()
+        await other.execute(
+            text("UPDATE benefits.medical_settlement SET claim_number = :n WHERE id = :id"),
+            {"n": contested, "id": settled["id"]},
+        )
+        settling = asyncio.create_task(post(app, claim_body(another, claim_number=contested)))
+        await waiting_for_a_lock(engine)
+        await transaction.commit()
+    response = await settling
+
+    # The same claim number with other figures: refused, and nothing of it kept.
+    assert response.status_code == 409, response.text
+    assert response.json()["errors"][0]["field"] == "claim_number"
+    async with engine.connect() as connection:
+        kept = await connection.scalar(
+            text(
+                "SELECT count(*) FROM benefits.medical_year_to_date y"
+                " JOIN benefits.person p ON p.member_id = y.person_id"
+                " WHERE p.resident_id = :rid"
+            ),
+            {"rid": another},
+        )
+    assert kept == 0

@@ -106,6 +106,14 @@ class Reads:
             yield connection
 
 
+async def driver(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under a SQLAlchemy one, for the few hot or bulk
+    statements (COPY, a settlement's two statements) where SQLAlchemy's cursor
+    layer costs more than the statement itself. asyncpg prepares and caches
+    each statement text on the connection."""
+    return (await connection.get_raw_connection()).driver_connection
+
+
 async def get_reads(request: Request) -> Reads:
     # A coroutine, not a generator nor a class: FastAPI runs a sync callable (a
     # class) in a worker thread and wraps a generator in context managers, and

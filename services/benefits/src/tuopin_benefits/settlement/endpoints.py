@@ -32,6 +32,10 @@ from tuopin_shared.kit.errors import NotFound, Unprocessable, field_error, probl
 from tuopin_shared.kit.http import ReadDatabase, Session
 from tuopin_shared.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 
+# A settlement is two statements that each commit on their own (see
+# settlement.repository), not a request-long transaction.
+Statements = ReadDatabase
+
 router = APIRouter(prefix="/v1/medical", tags=["medical"])
 stats_router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
@@ -98,7 +102,7 @@ def _shown(settlement: Settlement, principal: Principal) -> Settlement:
 async def create_settlement(
     body: SettlementClaim,
     request: Request,
-    session: Session,
+    database: Statements,
     principal: Settler,
     idempotency_key: IdempotencyKey,
 ) -> Response:
@@ -120,9 +124,10 @@ async def create_settlement(
       institution gives that answer again when the request is the same, 409 when not:
       a correction is a reversal plus a claim under a new number.
     """
-    answer = await service.settle(session, principal, body, idempotency_key, _request_id(request))
-    if answer.replayed:
-        await _record_pii_read(session, request, principal, answer.settlement_id)
+    answer = await service.settle(database, principal, body, idempotency_key, _request_id(request))
+    if answer.replayed and principal.can_see_pii:
+        async with database.connection() as connection:
+            await _record_pii_read(connection, request, principal, answer.settlement_id)
     return _answer(answer, principal)
 
 

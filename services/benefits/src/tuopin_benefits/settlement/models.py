@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     CHAR,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -129,9 +130,10 @@ class MedicalSettlementRow(Base):
 class MedicalYearToDateRow(Base):
     """A person's sums for one year from the settlements not reversed.
 
-    Also the lock that serialises two settlements of the same patient: each
-    settlement locks this row before reading the sums and updates it in the
-    same transaction.
+    Also what keeps two settlements of the same patient from being computed on
+    the same sums: a settlement is stored only if ``version`` is still the one
+    it read (and a settlement that lost that race, or a reversal, locks the row
+    first).
     """
 
     __tablename__ = "medical_year_to_date"
@@ -149,6 +151,7 @@ class MedicalYearToDateRow(Base):
     critical_illness_paid: Mapped[Decimal] = mapped_column(AMOUNT, server_default="0")
     assistance_paid: Mapped[Decimal] = mapped_column(AMOUNT, server_default="0")
     settlements: Mapped[int] = mapped_column(Integer, server_default="0")
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

@@ -53,9 +53,10 @@ def to_rules(parameters: MedicalParameters) -> rules.MedicalParameters:
 
 
 def for_policy_set(
-    policy_set_id: uuid.UUID, medical: dict[str, Any] | None
+    policy_set_id: uuid.UUID, medical: str | dict[str, Any] | None
 ) -> rules.MedicalParameters:
-    """The rules' parameters of one policy set version (its ``parameters.medical``).
+    """The rules' parameters of one policy set version (its ``parameters.medical``,
+    as JSON text or parsed; the text is parsed only the first time a version is seen).
 
     A set saved before the medical section existed has none: the defaults apply,
     as they would have when it was saved.
@@ -64,7 +65,11 @@ def for_policy_set(
     if cached is not None:
         _cache.move_to_end(policy_set_id)
         return cached
-    converted = to_rules(MedicalParameters.model_validate(medical or {}))
+    if isinstance(medical, str):
+        parsed = MedicalParameters.model_validate_json(medical)
+    else:
+        parsed = MedicalParameters.model_validate(medical or {})
+    converted = to_rules(parsed)
     _cache[policy_set_id] = converted
     if len(_cache) > _CACHE_SIZE:
         _cache.popitem(last=False)

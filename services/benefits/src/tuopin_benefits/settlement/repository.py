@@ -1,10 +1,14 @@
 """Queries of the settlement package.
 
-A settlement is two statements inside the request's transaction: one that reads
-the patient, the policy in force and any earlier use of the key or claim number
-while it locks the patient's year-to-date row, and one that stores the
-settlement, the key, the ledger's new sums and the audit row together. The
-round trips, not the arithmetic, are what a settlement costs.
+A settlement is two statements, each committing on its own: one that reads the
+patient, the policy in force, the patient's year-to-date sums with their
+version and any earlier use of the key or claim number; and one that stores the
+settlement, the key, the ledger's new sums and the audit row together, but only
+if the sums are still at the version read. Between them the rules run in
+Python without any lock held. When another settlement of the same patient
+moved the sums in between, nothing is stored and the settlement is computed
+again, this time inside a transaction holding the patient's row. The round
+trips, not the arithmetic, are what a settlement costs: two instead of four.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ Database = AsyncSession | AsyncConnection
 class _Numbered:
     """A statement written with :named parameters, numbered ($1, $2 …) once, here.
 
-    The two statements of every settlement go to the driver as they are: with
-    forty parameters, binding a text() statement anew on every execution costs
-    about as much CPU as the database spends running it.
+    The two statements of every settlement go to asyncpg as they are (prepared
+    once per connection and cached there): with forty parameters, binding a
+    text() statement anew on every execution costs about as much CPU as the
+    database spends running it.
     """
 
     sql: str
@@ -49,13 +54,8 @@ class _Numbered:
         # ":name" but not the "::" of a cast.
         return cls(re.sub(r"(?<![:\w]):(\w+)", number, sql), tuple(names))
 
-    async def execute(self, session: AsyncSession, values: Mapping[Any, Any]) -> Any:
-        # exec_driver_sql on the session's connection: inside its transaction
-        # (begun by this call if it is the first), without compiling.
-        connection = await session.connection()
-        return await connection.exec_driver_sql(
-            self.sql, tuple(values[name] for name in self.names)
-        )
+    async def fetchrow(self, driver: Any, values: Mapping[Any, Any]) -> Any:
+        return await driver.fetchrow(self.sql, *(values[name] for name in self.names))
 
 
 # Household statuses whose members count as registered poor (建档立卡) for the
@@ -71,16 +71,11 @@ REGISTERED_POOR_STATUSES = (
 # The patient and their household's status on the discharge date (the latest
 # status change effective by then; a household without any history in the
 # projection has only its current status to go on), the policy set in force for
-# their district and the discharge year, the earlier use of this key and claim
-# number, and the ledger row, created if missing and locked.
-#
-# The ledger row is locked by an upsert rather than SELECT … FOR UPDATE: one
-# round trip, and ON CONFLICT DO UPDATE always works on the row's newest
-# version, so the sums returned are never older than the last committed
-# settlement of this patient. The key and claim look-ups see the snapshot from
-# before any wait for the lock; a duplicate committed during that wait is
-# caught by the write (ON CONFLICT DO NOTHING) and the look-up is run again.
-_PREPARE_SETTLEMENT = _Numbered.of(
+# their district and the discharge year (its medical section as text: parsed
+# only the first time a version is seen), the patient's year-to-date sums and
+# their version (none yet: zero at version 0), and the earlier use of this key
+# and claim number. Reads only.
+_READ_SETTLEMENT = _Numbered.of(
     """
 WITH patient AS (
     SELECT p.member_id, p.dibao, p.tekun, p.deceased_on, h.division_code,
@@ -95,18 +90,18 @@ WITH patient AS (
       JOIN benefits.household h ON h.household_id = p.household_id
      WHERE p.resident_id = :resident_id
 ), policy AS (
-    SELECT ps.id, ps.district_code, ps.year, ps.version, ps.parameters -> 'medical' AS medical
+    SELECT ps.id, ps.district_code, ps.year, ps.version,
+           (ps.parameters -> 'medical')::text AS medical
       FROM benefits.policy_set ps, patient
      WHERE ps.district_code = rpad(left(patient.division_code, 6), 12, '0')
        AND ps.year = CAST(:year AS integer)
      ORDER BY ps.version DESC
      LIMIT 1
 ), ledger AS (
-    INSERT INTO benefits.medical_year_to_date AS y (person_id, year)
-    SELECT member_id, CAST(:year AS integer) FROM patient
-    ON CONFLICT (person_id, year) DO UPDATE SET settlements = y.settlements
-    RETURNING y.basic_paid, y.critical_illness_self_pay_base, y.critical_illness_paid,
-              y.assistance_paid
+    SELECT y.basic_paid, y.critical_illness_self_pay_base, y.critical_illness_paid,
+           y.assistance_paid, y.version
+      FROM benefits.medical_year_to_date y, patient
+     WHERE y.person_id = patient.member_id AND y.year = CAST(:year AS integer)
 ), used_key AS (
     SELECT k.operation, k.request_hash, k.status_code, k.settlement_id, s.response_body,
            s.reversal_response_body
@@ -120,7 +115,11 @@ WITH patient AS (
 )
 SELECT patient.*, policy.id AS policy_set_id, policy.district_code AS policy_district_code,
        policy.year AS policy_year, policy.version AS policy_version, policy.medical,
-       ledger.*,
+       coalesce(ledger.basic_paid, 0) AS basic_paid,
+       coalesce(ledger.critical_illness_self_pay_base, 0) AS critical_illness_self_pay_base,
+       coalesce(ledger.critical_illness_paid, 0) AS critical_illness_paid,
+       coalesce(ledger.assistance_paid, 0) AS assistance_paid,
+       coalesce(ledger.version, 0) AS ledger_version,
        used_key.operation AS key_operation, used_key.request_hash AS key_request_hash,
        used_key.status_code AS key_status_code, used_key.settlement_id AS key_settlement_id,
        CASE used_key.operation WHEN 'settle' THEN used_key.response_body
@@ -139,7 +138,7 @@ SELECT patient.*, policy.id AS policy_set_id, policy.district_code AS policy_dis
 
 @dataclass(frozen=True)
 class Prepared:
-    """Everything a settlement needs read, with the patient's ledger row locked."""
+    """Everything a settlement needs read, and the version of the sums it read."""
 
     row: Mapping[Any, Any]
 
@@ -160,26 +159,65 @@ class Lookup:
     institution_code: str
     claim_number: str
 
-
-async def prepare_settlement(session: AsyncSession, lookup: Lookup) -> Prepared:
-    result = await _PREPARE_SETTLEMENT.execute(
-        session,
-        {
-            "resident_id": lookup.resident_id,
-            "on": lookup.discharged_on,
-            "year": lookup.discharged_on.year,
-            "owner": lookup.owner,
-            "key": lookup.key,
-            "institution_code": lookup.institution_code,
-            "claim_number": lookup.claim_number,
-        },
-    )
-    return Prepared(result.mappings().one())
+    def values(self) -> dict[str, Any]:
+        return {
+            "resident_id": self.resident_id,
+            "on": self.discharged_on,
+            "year": self.discharged_on.year,
+            "owner": self.owner,
+            "key": self.key,
+            "institution_code": self.institution_code,
+            "claim_number": self.claim_number,
+        }
 
 
+async def read_settlement(driver: Any, lookup: Lookup) -> Prepared:
+    return Prepared(await _READ_SETTLEMENT.fetchrow(driver, lookup.values()))
+
+
+# Inside the transaction of a settlement that lost the race for the sums: the
+# patient's row, created if missing, locked until the settlement is stored.
+# An upsert rather than SELECT … FOR UPDATE: it also locks a row that does not
+# exist yet, and ON CONFLICT DO UPDATE always works on the newest version.
+_LOCK_LEDGER_FOR_SETTLEMENT = """
+WITH patient AS (SELECT member_id FROM benefits.person WHERE resident_id = $1)
+INSERT INTO benefits.medical_year_to_date AS y (person_id, year)
+SELECT member_id, $2 FROM patient
+ON CONFLICT (person_id, year) DO UPDATE SET version = y.version
+"""
+
+
+async def lock_ledger_for_settlement(driver: Any, lookup: Lookup) -> None:
+    await driver.execute(_LOCK_LEDGER_FOR_SETTLEMENT, lookup.resident_id, lookup.discharged_on.year)
+
+
+# The ledger moves first and only from the version read: if another settlement
+# moved it meanwhile, nothing below is written (the settlement and its key
+# insert from the ledger's RETURNING). A row not there yet is inserted at
+# version 1; two first settlements at once both insert, and the loser meets
+# the winner's row at version 1, not the 0 it read. A claim number or key
+# committed meanwhile by another request fails the whole statement on its
+# unique constraint: nothing is written and the caller reads again.
 _STORE_SETTLEMENT = _Numbered.of(
     """
-WITH settlement AS (
+WITH ledger AS (
+    INSERT INTO benefits.medical_year_to_date AS y (
+        person_id, year, basic_paid, critical_illness_self_pay_base, critical_illness_paid,
+        assistance_paid, settlements, version)
+    VALUES (:person_id, :year, :basic_insurance, :critical_illness_base_added,
+            :critical_illness, :medical_assistance, 1, 1)
+    ON CONFLICT (person_id, year) DO UPDATE
+       SET basic_paid = y.basic_paid + excluded.basic_paid,
+           critical_illness_self_pay_base =
+               y.critical_illness_self_pay_base + excluded.critical_illness_self_pay_base,
+           critical_illness_paid = y.critical_illness_paid + excluded.critical_illness_paid,
+           assistance_paid = y.assistance_paid + excluded.assistance_paid,
+           settlements = y.settlements + 1,
+           version = y.version + 1,
+           updated_at = now()
+     WHERE y.version = CAST(:ledger_version AS bigint)
+    RETURNING 1
+), settlement AS (
     INSERT INTO benefits.medical_settlement (
         id, status, institution_code, claim_number, institution_level, person_id,
         resident_id, division_code, household_status, registered_poor, dibao, tekun,
@@ -188,58 +226,44 @@ WITH settlement AS (
         poverty_top_up, personal_payment, personal_share, personal_share_cap,
         critical_illness_base_added, deposit_required, trace, request_hash, response_body,
         settled_by, settled_at)
-    VALUES (
-        :id, 'settled', :institution_code, :claim_number, :institution_level, :person_id,
-        :resident_id, :division_code, :household_status, :registered_poor, :dibao, :tekun,
-        :in_county, :care_type, :admitted_on, :discharged_on, :year, :policy_set_id,
-        :total_cost, :in_policy_cost, :basic_insurance, :critical_illness,
-        :medical_assistance, :poverty_top_up, :personal_payment, :personal_share,
-        :personal_share_cap, :critical_illness_base_added, :deposit_required, :trace,
-        :request_hash, :response_body, :settled_by, :settled_at)
-    ON CONFLICT DO NOTHING
+    SELECT :id, 'settled', :institution_code, :claim_number, :institution_level, :person_id,
+           :resident_id, :division_code, :household_status, :registered_poor, :dibao, :tekun,
+           :in_county, :care_type, :admitted_on, :discharged_on, :year, :policy_set_id,
+           :total_cost, :in_policy_cost, :basic_insurance, :critical_illness,
+           :medical_assistance, :poverty_top_up, :personal_payment, :personal_share,
+           :personal_share_cap, :critical_illness_base_added, :deposit_required,
+           CAST(:trace AS jsonb), :request_hash, :response_body, :settled_by, :settled_at
+      FROM ledger
     RETURNING id
 ), used_key AS (
     INSERT INTO benefits.medical_idempotency_key
            (owner, key, operation, request_hash, settlement_id, status_code)
     SELECT :owner, :key, 'settle', :request_hash, id, 201 FROM settlement
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-), ledger AS (
-    UPDATE benefits.medical_year_to_date
-       SET basic_paid = basic_paid + :basic_insurance,
-           critical_illness_self_pay_base =
-               critical_illness_self_pay_base + :critical_illness_base_added,
-           critical_illness_paid = critical_illness_paid + :critical_illness,
-           assistance_paid = assistance_paid + :medical_assistance,
-           settlements = settlements + 1,
-           updated_at = now()
-     WHERE person_id = :person_id AND year = :year AND EXISTS (SELECT 1 FROM settlement)
-    RETURNING 1
 ), audit AS (
     INSERT INTO benefits.audit_log (actor, roles, action, entity, entity_id, request_id, details)
     SELECT :actor, :roles, 'create', 'medical_settlement', id::text, :request_id,
            CAST(:audit_details AS jsonb)
       FROM settlement
 )
-SELECT (SELECT count(*) FROM settlement) AS stored,
-       (SELECT count(*) FROM used_key) AS keyed,
-       (SELECT count(*) FROM ledger) AS ledger_moved
+SELECT count(*) AS stored FROM settlement
 """
 )
 
+# The unique constraints a settlement may meet when another request committed
+# the same claim number or key between its read and its write.
+CLAIM_NUMBER_TAKEN = "uq_medical_settlement_institution_code_claim_number"
+KEY_TAKEN = "pk_medical_idempotency_key"
 
-@dataclass(frozen=True)
-class Stored:
-    stored: bool  # False: a settlement with this claim number was committed meanwhile
-    keyed: bool  # False: the key was used meanwhile, by another request
 
+async def store_settlement(driver: Any, values: Mapping[Any, Any]) -> bool:
+    """Store a settlement computed from the sums at ``ledger_version``.
 
-async def store_settlement(session: AsyncSession, values: Mapping[Any, Any]) -> Stored:
-    row = (await _STORE_SETTLEMENT.execute(session, values)).one()
-    if row.stored and not row.ledger_moved:
-        # The ledger row was locked by this transaction a statement ago.
-        raise RuntimeError("the patient's year-to-date row vanished while locked")
-    return Stored(stored=bool(row.stored), keyed=bool(row.keyed))
+    False when the sums moved meanwhile: nothing was written. Raises asyncpg's
+    UniqueViolationError (constraint CLAIM_NUMBER_TAKEN or KEY_TAKEN) when the
+    claim number or key was committed meanwhile: nothing was written either.
+    """
+    row = await _STORE_SETTLEMENT.fetchrow(driver, values)
+    return bool(row["stored"])
 
 
 # ---------------------------------------------------------------- reversal
@@ -320,6 +344,7 @@ WITH reversed AS (
            critical_illness_paid = :critical_illness_paid,
            assistance_paid = :assistance_paid,
            settlements = settlements - 1,
+           version = version + 1,
            updated_at = now()
      WHERE person_id = :person_id AND year = :year AND EXISTS (SELECT 1 FROM reversed)
     RETURNING 1

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from asyncpg import UniqueViolationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tuopin_benefits.settlement import idempotency, parameters, repository, rules, views
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.medical import Settlement, SettlementClaim, SettlementReversalInput
+from tuopin_shared.kit import database as kit_database
 from tuopin_shared.kit import metrics
 from tuopin_shared.kit.auth import Principal
+from tuopin_shared.kit.database import Reads
 from tuopin_shared.kit.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 
 SETTLEMENTS = metrics.counter(
@@ -124,11 +127,8 @@ def _refuse_patient(prepared: repository.Prepared, claim: SettlementClaim) -> No
 
 
 def _parameters(prepared: repository.Prepared) -> rules.MedicalParameters:
-    medical = prepared["medical"]
     try:
-        return parameters.for_policy_set(
-            prepared["policy_set_id"], json.loads(medical) if isinstance(medical, str) else medical
-        )
+        return parameters.for_policy_set(prepared["policy_set_id"], prepared["medical"])
     except ValueError as exc:
         # Saved by an officer and accepted field by field, yet refused as a whole
         # (tiers out of order, a deductible with a third decimal place).
@@ -140,13 +140,19 @@ def _parameters(prepared: repository.Prepared) -> rules.MedicalParameters:
 
 
 async def settle(
-    session: AsyncSession,
+    database: Reads,
     principal: Principal,
     claim: SettlementClaim,
     key: str,
     request_id: str | None,
 ) -> Answer:
-    """Settle a claim across every payer, or give the first answer again."""
+    """Settle a claim across every payer, or give the first answer again.
+
+    Optimistic first: read, compute without any lock held, store if the
+    patient's sums did not move meanwhile (two round trips, each its own
+    commit). A settlement that lost that race is computed again inside a
+    transaction holding the patient's row, so it cannot lose twice.
+    """
     if principal.institution is None or claim.institution_code != principal.institution:
         raise Forbidden(
             "an institution settles its own claims only: institution_code must be the "
@@ -157,51 +163,86 @@ async def settle(
                 )
             ],
         )
-    owner = idempotency.owner(principal)
-    digest = idempotency.request_hash("settle", claim.model_dump(mode="json"))
-    lookup = repository.Lookup(
-        resident_id=claim.resident_id,
-        discharged_on=claim.discharged_on,
-        owner=owner,
+    attempt = _Attempt(
+        principal=principal,
+        claim=claim,
         key=key,
-        institution_code=claim.institution_code,
-        claim_number=claim.claim_number,
+        request_id=request_id,
+        owner=idempotency.owner(principal),
+        digest=idempotency.request_hash("settle", claim.model_dump(mode="json")),
     )
-    prepared = await repository.prepare_settlement(session, lookup)
-    replay = _replay(prepared, digest)
-    if replay is not None:
-        return replay
-    _refuse_patient(prepared, claim)
-    values = _settlement_values(prepared, claim, principal, digest)
-    answer_body = values["response_body"]
-    stored = await repository.store_settlement(
-        session,
-        {
-            **values,
-            "owner": owner,
-            "key": key,
-            "actor": principal.subject,
-            "roles": ",".join(sorted(principal.roles)),
-            "request_id": request_id,
-            "audit_details": json.dumps(
-                {"institution_code": claim.institution_code, "claim_number": claim.claim_number}
-            ),
-        },
-    )
-    if stored.stored and stored.keyed:
+    async with database.connection() as connection:
+        driver = await kit_database.driver(connection)
+        answer = await attempt.run(driver)
+        if answer is None:
+            async with driver.transaction():
+                await repository.lock_ledger_for_settlement(driver, attempt.lookup)
+                answer = await attempt.run(driver)
+        if answer is None:
+            raise RuntimeError("the patient's year-to-date row moved while locked")
+        return answer
+
+
+@dataclass
+class _Attempt:
+    principal: Principal
+    claim: SettlementClaim
+    key: str
+    request_id: str | None
+    owner: str
+    digest: str
+
+    @property
+    def lookup(self) -> repository.Lookup:
+        return repository.Lookup(
+            resident_id=self.claim.resident_id,
+            discharged_on=self.claim.discharged_on,
+            owner=self.owner,
+            key=self.key,
+            institution_code=self.claim.institution_code,
+            claim_number=self.claim.claim_number,
+        )
+
+    async def run(self, driver: Any) -> Answer | None:
+        """The answer, or None when the patient's sums moved between read and write."""
+        prepared = await repository.read_settlement(driver, self.lookup)
+        replay = _replay(prepared, self.digest)
+        if replay is not None:
+            return replay
+        _refuse_patient(prepared, self.claim)
+        values = _settlement_values(prepared, self.claim, self.principal, self.digest)
+        try:
+            stored = await repository.store_settlement(
+                driver,
+                {
+                    **values,
+                    "ledger_version": prepared["ledger_version"],
+                    "owner": self.owner,
+                    "key": self.key,
+                    "actor": self.principal.subject,
+                    "roles": ",".join(sorted(self.principal.roles)),
+                    "request_id": self.request_id,
+                    "audit_details": json.dumps(
+                        {
+                            "institution_code": self.claim.institution_code,
+                            "claim_number": self.claim.claim_number,
+                        }
+                    ),
+                },
+            )
+        except UniqueViolationError as exc:
+            if exc.constraint_name not in (repository.CLAIM_NUMBER_TAKEN, repository.KEY_TAKEN):
+                raise
+            # The claim number or key was committed by another request since
+            # the read: read again, and its answer (or a refusal) is this one's.
+            replay = _replay(await repository.read_settlement(driver, self.lookup), self.digest)
+            if replay is None:
+                raise RuntimeError("a unique conflict with nothing behind it") from exc
+            return replay
+        if not stored:
+            return None
         SETTLEMENTS.labels(outcome="settled").inc()
-        return Answer(201, answer_body, values["id"])
-    if stored.stored:
-        # The key was taken meanwhile by another request (a same-body request
-        # would have been the same claim and stopped at the claim number).
-        raise idempotency.key_reused()
-    # The same claim number was committed by another request while this one
-    # waited for the patient's lock: its answer, or a conflict, is the answer.
-    again = await repository.prepare_settlement(session, lookup)
-    replay = _replay(again, digest)
-    if replay is None:
-        raise RuntimeError("a claim number conflict with no settlement behind it")
-    return replay
+        return Answer(201, values["response_body"], values["id"])
 
 
 def _settlement_values(
