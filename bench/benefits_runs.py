@@ -312,7 +312,7 @@ async def measure(url: str, rounds: int) -> list[dict[str, Any]]:
                 )
                 session.add(run)
                 await session.flush()
-                await service.compute(session, BENCH, run.id)
+                await service.compute(session, BENCH, run.id, settings)
                 await session.commit()
         policy_id = await raw.fetchval("SELECT id FROM benefits.policy_set")
         results = []
@@ -332,7 +332,9 @@ async def measure(url: str, rounds: int) -> list[dict[str, Any]]:
                 await transaction.start()
                 try:
                     # The same memory for sorts and hashes as the service's runs take.
-                    await raw.execute(f"SET LOCAL work_mem = '{service.WORK_MEM}'")
+                    await raw.execute(
+                        "SELECT set_config('work_mem', $1, true)", settings.run_work_mem
+                    )
                     started = time.perf_counter()
                     status = await raw.execute(hand, run_id, policy_id)
                     best["hand"] = min(best["hand"], time.perf_counter() - started)
@@ -342,7 +344,7 @@ async def measure(url: str, rounds: int) -> list[dict[str, Any]]:
                 await raw.execute("VACUUM ANALYZE benefits.entitlement")
                 async with sessions() as session:
                     started = time.perf_counter()
-                    computed = await service.compute(session, BENCH, run_id)
+                    computed = await service.compute(session, BENCH, run_id, settings)
                     best["service"] = min(best["service"], time.perf_counter() - started)
                     lines["service"] = computed.lines
                     await session.rollback()

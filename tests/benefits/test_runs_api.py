@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import func, select
+from pydantic import ValidationError
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.benefits.test_runs_factories import (
@@ -27,6 +29,7 @@ from tests.benefits.test_runs_factories import (
 from tuopin_benefits.db import audit_log
 from tuopin_benefits.projection.sync import RegistryUnavailable, sync_once
 from tuopin_benefits.runs.models import RunRow
+from tuopin_benefits.settings import BenefitsSettings
 from tuopin_shared.contracts.auth import Role
 
 
@@ -129,6 +132,60 @@ async def test_a_run_without_the_registry_says_how_old_its_inputs_are(
     await set_feed(db, timedelta(seconds=30))
     fresh = await client.post(f"/v1/runs/{run['id']}/compute", headers=officer)
     assert fresh.json()["inputs"]["stale"] is False
+    assert "stale" not in fresh.json()["inputs"]["note"]
+
+
+async def test_staleness_and_memory_of_a_run_follow_the_settings(
+    client: AsyncClient, token: Any, db: AsyncSession, benefits_app: FastAPI
+) -> None:
+    await add_policy(db)
+    await add_person(db, await add_household(db))
+    await set_feed(db, timedelta(hours=2))
+    assert await db.scalar(text("SHOW work_mem")) != "96MB"
+
+    # The app is the session's: its settings are put back whatever happens.
+    kept = benefits_app.state.settings
+    benefits_app.state.settings = BenefitsSettings(
+        sync_interval_seconds=0, run_stale_after_seconds=3 * 3600, run_work_mem="96MB"
+    )
+    try:
+        run = await computed_run(client, token(Role.benefits_officer), "pension", "2020")
+    finally:
+        benefits_app.state.settings = kept
+
+    # Two hours old, under a limit of three: not stale.
+    assert (run["inputs"]["age_seconds"], run["inputs"]["stale"]) == (7200, False)
+    # For the run's transaction only; here every request runs in the test's transaction.
+    assert await db.scalar(text("SHOW work_mem")) == "96MB"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("run_work_mem", "64MB'; DROP SCHEMA benefits CASCADE; --"),
+        ("run_work_mem", "64 MB"),
+        ("run_work_mem", "64mb"),
+        ("run_work_mem", "1TB"),
+        ("run_work_mem", "63kB"),
+        ("run_work_mem", "2048GB"),
+        ("run_stale_after_seconds", "0"),
+        ("run_stale_after_seconds", "soon"),
+    ],
+)
+def test_run_settings_are_checked_at_start(
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(f"BENEFITS_{name.upper()}", value)
+    with pytest.raises(ValidationError) as refused:
+        BenefitsSettings()
+    assert [error["loc"] for error in refused.value.errors()] == [(name,)]
+
+
+def test_run_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENEFITS_RUN_WORK_MEM", "2GB")
+    monkeypatch.setenv("BENEFITS_RUN_STALE_AFTER_SECONDS", "3600")
+    settings = BenefitsSettings()
+    assert (settings.run_work_mem, settings.run_stale_after) == ("2GB", timedelta(hours=1))
 
 
 async def test_pages_filters_totals_and_scope(

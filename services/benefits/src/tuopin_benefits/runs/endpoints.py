@@ -8,13 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from tuopin_benefits.access import Reader
 from tuopin_benefits.runs import bank, idempotency, payments, repository, service
 from tuopin_benefits.runs.access import Officer, record, scope_of
 from tuopin_benefits.runs.idempotency import IdempotencyKey
+from tuopin_benefits.settings import BenefitsSettings
 from tuopin_shared.contracts.divisions import DivisionCode, division_contains, division_level
 from tuopin_shared.contracts.enums import DivisionLevel
 from tuopin_shared.contracts.identity import mask_resident_id
@@ -56,6 +57,14 @@ _EXISTING: dict[int | str, dict[str, Any]] = {
     200: {"model": Run, "description": "A live run for the program, period and district exists"}
 }
 _PERIOD = Query(pattern=r"^[0-9]{4}(-Q[1-4])?$", description="`2020` or `2020-Q3`.")
+
+
+def _settings(request: Request) -> BenefitsSettings:
+    settings: BenefitsSettings = request.app.state.settings
+    return settings
+
+
+Settings = Annotated[BenefitsSettings, Depends(_settings)]
 
 
 def _bad_cursor() -> Unprocessable:
@@ -153,10 +162,10 @@ async def get_run(run_id: uuid.UUID, session: Session, principal: Reader) -> Run
 
 @runs.post("/{run_id}/compute", responses=problem_responses(404, 409))
 async def compute_run(
-    run_id: uuid.UUID, request: Request, session: Session, principal: Officer
+    run_id: uuid.UUID, request: Request, session: Session, principal: Officer, settings: Settings
 ) -> Run:
     """Compute (or recompute) a draft or computed run from the projection as it stands."""
-    row = await service.compute(session, principal, run_id)
+    row = await service.compute(session, principal, run_id, settings)
     await record(session, request, principal, "compute", "run", row.id, {"lines": row.lines})
     return service.run_view(row)
 

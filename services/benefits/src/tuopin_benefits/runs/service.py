@@ -19,6 +19,7 @@ from tuopin_benefits.runs import queries
 from tuopin_benefits.runs.access import sees
 from tuopin_benefits.runs.models import BatchRow, EntitlementRow, RunRow
 from tuopin_benefits.runs.rules import Period, parse_period
+from tuopin_benefits.settings import BenefitsSettings
 from tuopin_shared.contracts.benefits import PolicyParameters
 from tuopin_shared.contracts.divisions import division_prefix
 from tuopin_shared.contracts.runs import (
@@ -31,11 +32,6 @@ from tuopin_shared.contracts.runs import (
 )
 from tuopin_shared.kit.auth import Principal
 from tuopin_shared.kit.errors import Conflict, Forbidden, NotFound
-
-# A projection that has not heard from the registry for longer than this is stale: the
-# run still computes (the registry may be down) but says so.
-STALE_AFTER = timedelta(minutes=15)
-WORK_MEM = "64MB"
 
 
 async def create(
@@ -130,9 +126,10 @@ class FeedState:
     as_of: datetime | None
     age: timedelta | None
 
-    @property
-    def stale(self) -> bool:
-        return self.age is None or self.age > STALE_AFTER
+    def stale(self, limit: timedelta) -> bool:
+        """Not heard from the registry for longer than ``limit``, or never: the run is
+        still computed (the registry may be down) but says so."""
+        return self.age is None or self.age > limit
 
 
 async def feed_state(session: AsyncSession) -> FeedState:
@@ -171,7 +168,9 @@ def first_month(run: RunRow, period: Period) -> date:
     return run.arrears_from or date(period.year, 1, 1)
 
 
-async def compute(session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> RunRow:
+async def compute(
+    session: AsyncSession, principal: Principal, run_id: uuid.UUID, settings: BenefitsSettings
+) -> RunRow:
     """(Re)compute a run's lines, set-based, from the projection as it stands."""
     run = await _for_change(session, principal, run_id)
     if run.status not in (RunStatus.DRAFT, RunStatus.COMPUTED):
@@ -192,8 +191,10 @@ async def compute(session: AsyncSession, principal: Principal, run_id: uuid.UUID
     feed = await feed_state(session)
     await session.execute(delete(EntitlementRow).where(EntitlementRow.run_id == run.id))
     # A population run sorts and hashes a million rows: in memory, not in temporary
-    # files. For this transaction only.
-    await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    # files. For this transaction only (SET LOCAL, with the value bound).
+    await session.execute(
+        text("SELECT set_config('work_mem', :value, true)"), {"value": settings.run_work_mem}
+    )
     prefix = division_prefix(run.district_code)
     try:
         if program in YEARLY_PROGRAMS:
@@ -225,7 +226,7 @@ async def compute(session: AsyncSession, principal: Principal, run_id: uuid.UUID
             feed_position=feed.position,
             inputs_as_of=feed.as_of,
             inputs_age_seconds=int(feed.age.total_seconds()) if feed.age is not None else None,
-            inputs_stale=feed.stale,
+            inputs_stale=feed.stale(settings.run_stale_after),
             lines=totals.lines,
             persons=totals.persons,
             payable_amount=totals.payable,
@@ -308,11 +309,10 @@ def inputs_view(run: RunRow) -> RunInputs | None:
             f"inputs as of {run.inputs_as_of.isoformat(timespec='seconds')}"
             f" (registry feed position {run.feed_position}), {_age(age)} old when computed"
         )
+        # The limit it was judged by is the one in force when it was computed, which
+        # the run does not keep: the note does not quote today's.
         if run.inputs_stale:
-            note += (
-                f"; older than {_age(int(STALE_AFTER.total_seconds()))}: registry changes"
-                " since then are not in this run"
-            )
+            note += "; stale: registry changes since then are not in this run"
     return RunInputs(
         feed_position=run.feed_position,
         as_of=run.inputs_as_of,
