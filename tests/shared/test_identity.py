@@ -219,6 +219,15 @@ def test_made_numbers_round_trip(area_code: str, birth_date: date, sequence: int
     assert parsed.sex is (Sex.MALE if sequence % 2 else Sex.FEMALE)
 
 
+@given(first17=st.from_regex(r"[0-9]{17}", fullmatch=True))
+def test_check_character_follows_the_standards_definition(first17: str) -> None:
+    # GB 11643-1999 as written: the digit i places from the right weighs 2^i mod 11,
+    # and the check character brings the weighted sum to 1 modulo 11 (10 is X).
+    total = sum(int(digit) * pow(2, 17 - index, 11) for index, digit in enumerate(first17))
+    expected = (12 - total % 11) % 11
+    assert check_character(first17) == ("X" if expected == 10 else str(expected))
+
+
 @given(
     area_code=area_codes,
     birth_date=birth_dates,

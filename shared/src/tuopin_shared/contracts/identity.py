@@ -8,6 +8,7 @@ ISO 7064 MOD 11-2 check character over the first 17 digits.
 import re
 from dataclasses import dataclass
 from datetime import date
+from operator import mul
 from typing import Annotated
 
 from pydantic import AfterValidator, WithJsonSchema
@@ -26,6 +27,10 @@ __all__ = [
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARACTERS = "10X98765432"
+# The weights are applied to the digits' ASCII codes, and what the codes add
+# (the code of "0" times each weight) is taken off once: an import checks a
+# million numbers, and converting each digit with int() was most of the cost.
+_CODE_OFFSET = ord("0") * sum(_WEIGHTS)
 _EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
 # Explicit ASCII classes: str.isdigit() and \d also accept full-width and
@@ -42,7 +47,12 @@ def check_character(first17: str) -> str:
     """Return the check character ("0"-"9" or "X") for the first 17 digits."""
     if len(first17) != 17 or not _DIGITS.fullmatch(first17):
         raise ValueError("the check character is computed from exactly 17 digits")
-    total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS, strict=True))
+    return _check_character(first17)
+
+
+def _check_character(first17: str) -> str:
+    """``check_character`` for 17 characters already known to be ASCII digits."""
+    total = sum(map(mul, _WEIGHTS, first17.encode("ascii"))) - _CODE_OFFSET
     return _CHECK_CHARACTERS[total % 11]
 
 
@@ -81,7 +91,7 @@ def parse_resident_id(value: str, *, today: date | None = None) -> ResidentId:
     # The date is checked before the check character because a mistyped
     # date digit is more helpfully reported as an impossible date.
     birth_date = _birth_date(number[6:14], today if today is not None else china_today())
-    expected = check_character(number[:17])
+    expected = _check_character(number[:17])
     if number[17] != expected:
         raise ValueError(f"check character should be {expected!r}, got {number[17]!r}")
 
@@ -89,7 +99,7 @@ def parse_resident_id(value: str, *, today: date | None = None) -> ResidentId:
         number=number,
         area_code=number[:6],
         birth_date=birth_date,
-        sex=Sex.MALE if int(number[16]) % 2 else Sex.FEMALE,
+        sex=Sex.MALE if number[16] in "13579" else Sex.FEMALE,
     )
 
 
@@ -129,8 +139,9 @@ def _normalise(value: str) -> str:
 
 
 def _birth_date(digits: str, today: date) -> date:
+    # Eight ASCII digits are ISO 8601's basic form (YYYYMMDD), read in C since 3.11.
     try:
-        born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        born = date.fromisoformat(digits)
     except ValueError:
         raise ValueError(f"birth date {digits} is not a real date") from None
     if born < _EARLIEST_BIRTH_DATE:
