@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections import Counter
 from datetime import date
 from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +23,7 @@ from tests.benefits.test_runs_factories import (
     add_person,
     add_policy,
     computed_run,
+    create_run,
     set_feed,
 )
 from tuopin_shared.contracts.auth import Role
@@ -307,3 +310,74 @@ async def test_subsidy_recoveries_are_never_sent_to_the_bank(
         ("2020-Q2", "recovery", "-200.00", "to_recover"),
     ]
     assert ledger["recovery_amount"] == "-200.00"
+
+
+async def runs_counted(client: AsyncClient) -> Counter[tuple[str, str]]:
+    """``tuopin_runs_total`` by program and outcome, as ``/metrics`` shows it now."""
+    exposition = (await client.get("/metrics")).text
+    return Counter(
+        {
+            (sample.labels["program"], sample.labels["outcome"]): int(sample.value)
+            for family in text_string_to_metric_families(exposition)
+            for sample in family.samples
+            if sample.name == "tuopin_runs_total"
+        }
+    )
+
+
+async def test_runs_are_counted_by_program_and_step(
+    client: AsyncClient, token: Any, db: AsyncSession
+) -> None:
+    maker, checker = (
+        token(Role.benefits_officer, subject="maker"),
+        token(Role.district_officer, subject="checker"),
+    )
+    before = await runs_counted(client)
+
+    pension = await approved_pension_run(client, token, db, persons=2)
+    # The live run found again is not a new one; a refused step is no step.
+    assert (await create_run(client, maker, "pension", "2020")).status_code == 200
+    refused = await client.post(f"/v1/runs/{pension['id']}/approve", headers=checker)
+    assert refused.status_code == 409
+    batch = (await new_batch(client, maker, pension["id"])).json()
+    lines = (
+        await db.scalars(
+            text("SELECT entitlement_id FROM benefits.payment WHERE batch_id = :b"),
+            {"b": batch["id"]},
+        )
+    ).all()
+    paid = result_file(*((line, "paid", f"BK-{line}", "") for line in lines))
+    assert (await upload(client, maker, batch["id"], paid)).json()["run_status"] == "paid"
+    paid_at = (await client.get(f"/v1/runs/{pension['id']}", headers=maker)).json()["paid_at"]
+    # The same file again: the run was already paid, and stays paid as of then.
+    again = (await upload(client, maker, batch["id"], paid)).json()
+    assert (again["applied"], again["run_status"]) == (0, "paid")
+    run = (await client.get(f"/v1/runs/{pension['id']}", headers=maker)).json()
+    assert run["paid_at"] == paid_at
+
+    # Nobody disabled: nothing to pay, paid as soon as it is approved.
+    empty = await computed_run(client, maker, "nursing_subsidy", "2020-Q1")
+    approved = await client.post(f"/v1/runs/{empty['id']}/approve", headers=checker)
+    assert approved.json()["status"] == "paid"
+
+    dropped = await computed_run(client, maker, "living_subsidy", "2020-Q1")
+    recomputed = await client.post(f"/v1/runs/{dropped['id']}/compute", headers=maker)
+    assert recomputed.status_code == 200
+    cancelled = await client.post(f"/v1/runs/{dropped['id']}/cancel", headers=maker)
+    assert cancelled.status_code == 200
+
+    assert (await runs_counted(client)) - before == Counter(
+        {
+            ("pension", "created"): 1,
+            ("pension", "computed"): 1,
+            ("pension", "approved"): 1,
+            ("pension", "paid"): 1,
+            ("nursing_subsidy", "created"): 1,
+            ("nursing_subsidy", "computed"): 1,
+            ("nursing_subsidy", "approved"): 1,
+            ("nursing_subsidy", "paid"): 1,
+            ("living_subsidy", "created"): 1,
+            ("living_subsidy", "computed"): 2,
+            ("living_subsidy", "cancelled"): 1,
+        }
+    )

@@ -43,7 +43,7 @@ SELECT b.id, p.id, p.amount FROM payable p CROSS JOIN batch b
 
 _VIEW = """
 SELECT b.id, b.run_id, b.status, b.lines, b.amount, b.created_by, b.created_at, b.closed_at,
-       r.district_code,
+       r.district_code, r.program, r.status AS run_status,
        count(*) FILTER (WHERE p.status = 'pending') AS pending_lines,
        count(*) FILTER (WHERE p.status = 'paid') AS paid_lines,
        coalesce(sum(p.amount) FILTER (WHERE p.status = 'paid'), 0) AS paid_amount,
@@ -52,7 +52,7 @@ FROM benefits.payment_batch b
 JOIN benefits.run r ON r.id = b.run_id
 JOIN benefits.payment p ON p.batch_id = b.id
 WHERE b.id = :batch_id
-GROUP BY b.id, r.district_code
+GROUP BY b.id, r.id
 """
 
 # Which lines of the upload do not fit the batch: not in it, or already given another result.
@@ -81,12 +81,13 @@ WHERE b.id = :batch_id AND b.status = 'open'
       SELECT 1 FROM benefits.payment p WHERE p.batch_id = b.id AND p.status = 'pending')
 """
 
-# The run is paid when every payable line has a paid payment.
+# The run is paid when every payable line has a paid payment; a result file sent again
+# to a paid run leaves the moment it was paid as it was.
 _SETTLE_RUN = """
 UPDATE benefits.run r
 SET paid_amount = x.paid,
     status = CASE WHEN x.unpaid = 0 THEN 'paid' ELSE r.status END,
-    paid_at = CASE WHEN x.unpaid = 0 THEN clock_timestamp() END
+    paid_at = CASE WHEN x.unpaid = 0 THEN coalesce(r.paid_at, clock_timestamp()) END
 FROM (
     SELECT coalesce(sum(p.amount), 0) AS paid,
            count(*) FILTER (WHERE e.amount > 0 AND p.id IS NULL) AS unpaid
@@ -218,8 +219,11 @@ async def apply_results(
     except IntegrityError as exc:  # the last line: a line paid in another batch
         raise Conflict("a line of this batch is already paid in another batch") from exc
     await session.execute(text(_CLOSE), {"batch_id": batch["id"]})
-    run_status = await session.scalar(text(_SETTLE_RUN), {"run_id": batch["run_id"]})
-    return int(getattr(applied, "rowcount", 0)), RunStatus(run_status)
+    run_status = RunStatus(await session.scalar(text(_SETTLE_RUN), {"run_id": batch["run_id"]}))
+    # The status read with the run's row locked: only the upload that paid it counts it.
+    if run_status is RunStatus.PAID and batch["run_status"] != RunStatus.PAID:
+        runs.count(batch["program"], "paid")
+    return int(getattr(applied, "rowcount", 0)), run_status
 
 
 async def bank_file(

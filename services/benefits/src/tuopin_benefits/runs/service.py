@@ -7,6 +7,7 @@ import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -30,8 +31,25 @@ from tuopin_shared.contracts.runs import (
     RunInputs,
     RunStatus,
 )
+from tuopin_shared.kit import metrics
 from tuopin_shared.kit.auth import Principal
 from tuopin_shared.kit.errors import Conflict, Forbidden, NotFound
+
+# The steps of a run's life operators watch: created (a new run, not the live one found
+# again), computed (each computation, recomputations included), approved, paid (every
+# payable line paid; at approval itself when there is nothing to pay, so such a run
+# counts as approved and as paid) and cancelled. A refused step is no outcome: it is a
+# 4xx in the HTTP metrics, and the run stays where it was.
+Outcome = Literal["created", "computed", "approved", "paid", "cancelled"]
+RUNS = metrics.counter(
+    "tuopin_runs_total",
+    "Benefit runs by program and the step of their life reached.",
+    ["program", "outcome"],
+)
+
+
+def count(program: str, outcome: Outcome) -> None:
+    RUNS.labels(program=program, outcome=outcome).inc()
 
 
 async def create(
@@ -56,6 +74,7 @@ async def create(
     )
     statement = select(RunRow).execution_options(populate_existing=True)
     if created is not None:
+        count(body.program.value, "created")
         return (await session.execute(statement.where(RunRow.id == created))).scalar_one(), True
     live = await session.execute(
         statement.where(
@@ -234,6 +253,7 @@ async def compute(
             paid_amount=0,
         )
     )
+    count(program.value, "computed")
     return await get(session, principal, run.id, for_update=True)
 
 
@@ -257,6 +277,9 @@ async def approve(session: AsyncSession, principal: Principal, run_id: uuid.UUID
             paid_at=text("clock_timestamp()") if status is RunStatus.PAID else None,
         )
     )
+    count(run.program, "approved")
+    if status is RunStatus.PAID:
+        count(run.program, "paid")
     return await get(session, principal, run.id, for_update=True)
 
 
@@ -283,6 +306,7 @@ async def cancel(session: AsyncSession, principal: Principal, run_id: uuid.UUID)
             cancelled_at=text("clock_timestamp()"),
         )
     )
+    count(run.program, "cancelled")
     return await get(session, principal, run.id, for_update=True)
 
 
