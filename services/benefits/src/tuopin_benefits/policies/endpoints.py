@@ -64,7 +64,7 @@ async def get_policy(policy_id: uuid.UUID, session: Session, principal: Reader) 
     return PolicySet.model_validate(row)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(403))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(403, 404))
 async def create_policy(
     body: PolicySetInput,
     request: Request,

@@ -7,6 +7,7 @@ import zlib
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tuopin_benefits.policies import medical
 from tuopin_benefits.policies.models import PolicySetRow
 from tuopin_shared.contracts.benefits import PolicySetInput
 
@@ -22,6 +23,8 @@ async def in_force(session: AsyncSession, district_code: str, year: int) -> Poli
 
 
 async def create(session: AsyncSession, body: PolicySetInput, actor: str) -> PolicySetRow:
+    """Save the next version; 422 when the settlement rules would refuse its medical figures."""
+    medical.check(body.parameters)
     # Two officers saving at once get versions n and n+1, never the same number.
     key = zlib.crc32(f"policy:{body.district_code}:{body.year}".encode())
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
