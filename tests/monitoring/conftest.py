@@ -1,6 +1,7 @@
-"""Monitoring fixtures: the app on the test database, tokens, the seed plan, a builder
-that writes projection rows directly, for districts whose answers are known, and the
-real registry and monitoring apps on a committing database, for the feed."""
+"""Monitoring fixtures: the app on the test database (with the real benefits app behind
+it), tokens, the seed plan, a builder that writes projection rows directly, for
+districts whose answers are known, and the real registry, benefits and monitoring apps
+on a committing database, for the feed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -22,6 +24,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tests.conftest import _dsn, client_for, isolate
+from tuopin_benefits.main import create_app as create_benefits
+from tuopin_benefits.settings import BenefitsSettings
+from tuopin_monitoring.benefits.client import benefits_client
 from tuopin_monitoring.main import create_app
 from tuopin_monitoring.plans import service as plans
 from tuopin_monitoring.plans.defaults import PARAMETER_SOURCES, seed_targets
@@ -46,22 +51,61 @@ _status_ids = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-async def monitoring_app(common_settings: CommonSettings) -> AsyncIterator[FastAPI]:
+async def benefits_app(common_settings: CommonSettings) -> AsyncIterator[FastAPI]:
+    """The real benefits service, whose statistics the snapshots ask for."""
+    app = create_benefits(
+        common=common_settings, settings=BenefitsSettings(sync_interval_seconds=0)
+    )
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def to_benefits(
+    monitoring: FastAPI, benefits: FastAPI, common: CommonSettings
+) -> httpx.AsyncClient:
+    """The monitoring app's benefits client, as the lifespan makes it (its token, its
+    limits), with the benefits app in process as the transport."""
+    settings: MonitoringSettings = monitoring.state.settings
+    return benefits_client(common, settings, transport=httpx.ASGITransport(app=benefits))
+
+
+@asynccontextmanager
+async def benefits_reached_by(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[None]:
+    """The monitoring app calls benefits through ``client`` for a while (then closed)."""
+    previous = app.state.benefits
+    app.state.benefits = client
+    try:
+        yield
+    finally:
+        app.state.benefits = previous
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def monitoring_app(
+    common_settings: CommonSettings, benefits_app: FastAPI
+) -> AsyncIterator[FastAPI]:
     # No background sync in tests: each test drives the projection itself.
     settings = MonitoringSettings(sync_interval_seconds=0, registry_public_url=REGISTRY)
     app = create_app(common=common_settings, settings=settings)
     async with app.router.lifespan_context(app):
+        await app.state.benefits.aclose()
+        app.state.benefits = to_benefits(app, benefits_app, common_settings)
         yield app
 
 
 @pytest.fixture
 async def client(
-    monitoring_app: FastAPI, connection: AsyncConnection
+    monitoring_app: FastAPI, benefits_app: FastAPI, connection: AsyncConnection
 ) -> AsyncIterator[AsyncClient]:
+    # Both services on the test's connection: what a test arranges in benefits, a
+    # snapshot's calls to benefits see, and all of it is rolled back at the end.
     isolate(monitoring_app, connection)
+    isolate(benefits_app, connection)
     async with client_for(monitoring_app) as client:
         yield client
     monitoring_app.dependency_overrides.clear()
+    benefits_app.dependency_overrides.clear()
 
 
 @pytest.fixture
@@ -250,11 +294,15 @@ async def apps(committing_database_url: str) -> AsyncIterator[tuple[FastAPI, Fas
     finally:
         await connection.close()
     registry = create_registry(common=common)
+    benefits = create_benefits(common=common, settings=BenefitsSettings(sync_interval_seconds=0))
     monitoring = create_app(common=common, settings=MonitoringSettings(sync_interval_seconds=0))
     async with (
         registry.router.lifespan_context(registry),
+        benefits.router.lifespan_context(benefits),
         monitoring.router.lifespan_context(monitoring),
     ):
+        await monitoring.state.benefits.aclose()
+        monitoring.state.benefits = to_benefits(monitoring, benefits, common)
         yield registry, monitoring, common
 
 

@@ -111,14 +111,17 @@ def take_snapshot(
         str | None, typer.Option("--date", help="Date of the snapshot (default today).")
     ] = None,
 ) -> None:
-    """Take a snapshot of every computed indicator for a district's plan (for a scheduler)."""
+    """Take a snapshot of every computed indicator for a district's plan (for a scheduler),
+    with the benefits service's figures when it answers."""
+    from tuopin_monitoring.benefits.client import benefits_client
+    from tuopin_monitoring.benefits.service import collect
     from tuopin_monitoring.plans.service import plan_for
     from tuopin_monitoring.snapshots.service import take
     from tuopin_shared.contracts.clock import today
     from tuopin_shared.contracts.divisions import normalise_division_code
     from tuopin_shared.kit.database import make_sessionmaker
 
-    _, settings, engine = _engine("tuopin-snapshot")
+    common, settings, engine = _engine("tuopin-snapshot")
     as_of = date.fromisoformat(on) if on else today()
 
     async def run() -> str:
@@ -127,9 +130,19 @@ def take_snapshot(
                 plan = await plan_for(session, normalise_division_code(district), as_of.year)
             if plan is None:
                 return f"no plan for {district} in {as_of.year}"
-            row = await take(engine, plan.id, as_of, "take-snapshot", settings.snapshot_attempts)
+            async with benefits_client(common, settings) as client:
+                benefits = await collect(
+                    client, plan.district_code, as_of, settings.benefits_deadline_seconds
+                )
+            row = await take(
+                engine, plan.id, as_of, "take-snapshot", settings.snapshot_attempts, benefits
+            )
+            missing = "".join(
+                f"\n  without {key}: {reason}" for key, reason in sorted(row.unavailable.items())
+            )
             return (
-                f"snapshot {row.id} at {as_of}: {row.values_count:,} values in {row.duration_ms} ms"
+                f"snapshot {row.id} at {as_of}: {row.values_count:,} values in"
+                f" {row.duration_ms} ms{missing}"
             )
         finally:
             await engine.dispose()

@@ -36,8 +36,10 @@ DESCRIPTION = """
 Plan targets, indicators, dashboards and return-to-poverty alerts.
 
 Computed indicators and alerts read a local projection of the registry's change
-feed, kept current in the background; dashboards answer from the last snapshot,
-so they keep answering while the registry is down and say how old their data is.
+feed, kept current in the background; the social-security indicators come from the
+benefits service's statistics, asked when a snapshot is taken. Dashboards answer
+from the last snapshot, so they keep answering while the registry or benefits is
+down and say how old their data is, or which figures are missing and why.
 Reported indicators come from the divisions' progress reports.
 """
 
@@ -75,30 +77,39 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with kit_lifespan(app):
-            task = None
-            if settings.sync_interval_seconds > 0:
-                from tuopin_monitoring.jobs import evaluate_changed
-                from tuopin_monitoring.projection.feed import client_factory
-                from tuopin_monitoring.projection.sync import sync_forever
+        from tuopin_monitoring.benefits.client import benefits_client
+        from tuopin_monitoring.projection.feed import client_factory, feed_token
 
-                engine = app.state.engine
-                task = asyncio.create_task(
-                    sync_forever(
-                        engine,
-                        lambda: client_factory(common, settings),
-                        settings.sync_interval_seconds,
-                        settings.sync_page_size,
-                        partial(evaluate_changed, engine) if settings.evaluate_after_sync else None,
-                    )
-                )
+        async with kit_lifespan(app):
+            # Both tokens are resolved now: in production a missing one stops the start
+            # instead of the first sync or snapshot failing later.
+            app.state.benefits = benefits_client(common, settings)
+            task = None
             try:
+                if settings.sync_interval_seconds > 0:
+                    from tuopin_monitoring.jobs import evaluate_changed
+                    from tuopin_monitoring.projection.sync import sync_forever
+
+                    feed_token(common, settings)
+                    engine = app.state.engine
+                    task = asyncio.create_task(
+                        sync_forever(
+                            engine,
+                            lambda: client_factory(common, settings),
+                            settings.sync_interval_seconds,
+                            settings.sync_page_size,
+                            partial(evaluate_changed, engine)
+                            if settings.evaluate_after_sync
+                            else None,
+                        )
+                    )
                 yield
             finally:
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                await app.state.benefits.aclose()
 
     app.router.lifespan_context = lifespan
     return app

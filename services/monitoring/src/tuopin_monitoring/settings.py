@@ -21,7 +21,25 @@ class MonitoringSettings(ServiceSettings):
         description="Bearer token (role service) for the registry's change feed;"
         " in development one is minted with the development secret.",
     )
-    registry_timeout_seconds: float = Field(default=10.0, gt=0)
+    registry_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Bound on each read of the feed (connect: 3 s)."
+    )
+    benefits_url: str = "http://127.0.0.1:8002"
+    benefits_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token (role service, a division covering the districts) for the"
+        " benefits service's statistics; in development one is minted with the development"
+        " secret.",
+    )
+    benefits_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Bound on each statistics call (connect: 3 s)."
+    )
+    benefits_deadline_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Bound on all the benefits figures of one snapshot, retries included;"
+        " past it the snapshot is taken without them, saying why.",
+    )
     sync_interval_seconds: float = Field(
         default=5.0, ge=0, description="Pause between feed polls; 0 turns the background sync off."
     )

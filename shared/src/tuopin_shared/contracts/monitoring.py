@@ -333,6 +333,11 @@ class Snapshot(BaseModel):
     projection_synced_at: datetime | None
     values_count: int
     duration_ms: int
+    unavailable: dict[str, str] = Field(
+        default_factory=dict,
+        description="Indicators this snapshot has no values of, each with the reason"
+        " (the benefits service could not be reached, or refused).",
+    )
 
 
 class SnapshotValue(BaseModel):
@@ -341,7 +346,10 @@ class SnapshotValue(BaseModel):
     level: str
     numerator: Decimal
     denominator: Decimal | None
-    value: Decimal | None = Field(description="Percent for shares, the count for counts.")
+    value: Decimal | None = Field(
+        description="Percent for shares, the count for counts, the amount per person for"
+        " averages."
+    )
 
 
 class SnapshotDetail(Snapshot):
@@ -403,10 +411,18 @@ class IndicatorInfo(BaseModel):
     key: str
     name: str
     unit: str
-    kind: str = Field(description="share (percent) or count")
+    kind: str = Field(description="share (percent), count, or average (per person)")
     available: bool
     unavailable_reason: str | None
     household_level: bool = Field(description="Failing households can be listed.")
+    source: str = Field(
+        default="projection",
+        description="projection (the registry's data, kept here), medical_statistics or"
+        " entitlement_statistics (the benefits service's, asked at each snapshot).",
+    )
+    formula: str | None = Field(
+        default=None, description="How a figure from another service's statistics is made."
+    )
 
 
 class FailingHousehold(BaseModel):

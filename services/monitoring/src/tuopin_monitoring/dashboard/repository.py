@@ -31,7 +31,7 @@ t AS (
       FROM monitoring.target WHERE plan_id = (SELECT id FROM p)
 ),
 recent AS (
-    SELECT id, as_of, taken_at FROM monitoring.snapshot
+    SELECT id, as_of, taken_at, unavailable FROM monitoring.snapshot
      WHERE plan_id = (SELECT id FROM p) AND as_of <= $3
      ORDER BY as_of DESC, id DESC LIMIT $4
 ),
@@ -91,6 +91,7 @@ class SnapshotMark:
     id: int
     as_of: date
     taken_at: datetime | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)  # indicator: why it has no values
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,9 @@ async def load(
         for t in doc["targets"] or []
     ]
     recent = [
-        SnapshotMark(s["id"], date.fromisoformat(s["as_of"]), _timestamp(s["taken_at"]))
+        SnapshotMark(
+            s["id"], date.fromisoformat(s["as_of"]), _timestamp(s["taken_at"]), s["unavailable"]
+        )
         for s in doc["recent"] or []
     ]
     first = doc["first"]

@@ -3,7 +3,7 @@ sub-divisions do worst. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -31,6 +31,14 @@ def staleness(
     if failed_at is not None and (synced_at is None or failed_at > synced_at):
         reasons.append("the registry could not be reached at the last attempt")
     return reasons
+
+
+def missing_figures(unavailable: Mapping[str, str], indicators: Iterable[str]) -> list[str]:
+    """Why some of the plan's indicators are missing from the last snapshot, one line per
+    reason (the benefits service's figures go missing together)."""
+    named = set(indicators)
+    reasons = sorted({why for key, why in unavailable.items() if key in named})
+    return [f"the last snapshot has no value for some indicators: {why}" for why in reasons]
 
 
 def _gap(comparator: Comparator, value: Decimal | None, figure: Decimal | None) -> Decimal:

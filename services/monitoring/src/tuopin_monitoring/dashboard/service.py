@@ -1,8 +1,9 @@
 """The dashboard: every target of the plan at a division and date, from the last snapshot
 (computed targets) and the progress reports (reported ones).
 
-It reads only this service's own tables, so it answers while the registry is
-down, and says how old the projection behind the snapshot is.
+It reads only this service's own tables, so it answers while the registry or
+the benefits service is down, and says how old the projection behind the
+snapshot is, and which figures the snapshot had to go without.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from tuopin_monitoring.dashboard.repository import Loaded, SnapshotMark, TargetFacts
-from tuopin_monitoring.dashboard.rules import staleness, worst
+from tuopin_monitoring.dashboard.rules import missing_figures, staleness, worst
 from tuopin_monitoring.indicators import catalogue
 from tuopin_monitoring.plans.progress import Verdict, target_status
 from tuopin_monitoring.plans.service import code_order
@@ -65,14 +66,14 @@ class _Judge:
         )
 
     def baseline(self, target: TargetFacts, division: str) -> tuple[Decimal, date] | None:
-        """The target's own baseline; for a share, the division's value in the year's first
-        snapshot (coverage starts where it stood, not at zero); for a count of the year's
-        cases, zero on 1 January."""
+        """The target's own baseline; for a share (or an average), the division's value in the
+        year's first snapshot (coverage starts where it stood, not at zero); for a count of
+        the year's cases, zero on 1 January."""
         if target.baseline is not None:
             return target.baseline, self.start
         indicator = catalogue.find(target.indicator)
         first = self.loaded.first
-        if first is None or indicator is None or indicator.kind is not catalogue.Kind.SHARE:
+        if first is None or indicator is None or indicator.kind is catalogue.Kind.COUNT:
             return None
         value = self.loaded.values.get((first.id, division, target.indicator))
         if value is None or value.value is None:
@@ -112,9 +113,12 @@ def computed_line(
     if not loaded.recent:
         return _unavailable(target, "no snapshot taken yet")
     latest = loaded.recent[0]
+    missing = latest.unavailable.get(target.indicator)
+    if missing is not None:
+        return _unavailable(target, f"not in the snapshot of {latest.as_of}: {missing}")
     current = loaded.values.get((latest.id, division, target.indicator))
     if current is None:
-        return _unavailable(target, "no households of the programme in this division")
+        return _unavailable(target, indicator.no_value_reason)
     verdict = judge.verdict(target, current.value, judge.baseline(target, division))
     children = []
     for child in loaded.children.get(target.indicator, ()):
@@ -197,6 +201,8 @@ def dashboard(
     ]
     reasons = staleness(loaded.synced_at, loaded.failed_at, now or datetime.now(UTC), stale_after)
     latest = loaded.recent[0] if loaded.recent else None
+    if latest is not None:
+        reasons += missing_figures(latest.unavailable, {t.indicator for t in loaded.targets})
     return Dashboard(
         division_code=division,
         plan_id=loaded.plan_id,

@@ -1,18 +1,19 @@
-"""The computed indicators: what each one counts, over which households.
+"""The computed indicators: what each one counts, over which households or people.
 
-Each indicator is a numerator and (for shares) a denominator summed over the
-per-household facts of ``facts.py`` (alias ``f``), and the predicate that picks
-the households failing it, for drill-down lists. The SQL fragments are
-constants of this module and only ever refer to the facts' columns and the
-named parameters the facts query binds (``:income_line`` …), never to input.
+Most are computed here from the registry's projection: a numerator and (for
+shares) a denominator summed over the per-household facts of ``facts.py``
+(alias ``f``), and the predicate that picks the households failing it, for
+drill-down lists. The SQL fragments are constants of this module and only ever
+refer to the facts' columns and the named parameters the facts query binds
+(``:income_line`` …), never to input.
 
-Indicators another service computes (benefits' statistics) are listed with the
-reason they are not available yet, so targets can name them and dashboards say
-why they have no value; they become available by giving them a source.
+The others come from the benefits service's statistics, asked over REST when a
+snapshot is taken (``tuopin_monitoring.benefits``); their ``formula`` says how
+the figure is made from them. An indicator no service can give yet is listed
+with the reason, so targets can name it and dashboards say why it has no value.
 
-Each kind of indicator has its constructor below (a share of households, a
-share of people, a count of households or of people), so an entry says only
-what is particular to it.
+Each kind of indicator has its constructor below, so an entry says only what is
+particular to it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ from enum import StrEnum
 class Kind(StrEnum):
     SHARE = "share"  # percent of the denominator
     COUNT = "count"
+    AVERAGE = "average"  # the numerator per unit of the denominator (yuan per person)
+
+
+class Source(StrEnum):
+    PROJECTION = "projection"  # the registry's change feed, kept in this service's tables
+    MEDICAL_STATISTICS = "medical_statistics"  # benefits: GET /v1/stats/medical
+    ENTITLEMENT_STATISTICS = "entitlement_statistics"  # benefits: GET /v1/stats/entitlements
+
+
+NO_HOUSEHOLDS = "no households of the programme in this division"
 
 
 @dataclass(frozen=True)
@@ -32,15 +43,20 @@ class Indicator:
     name: str
     unit: str
     kind: Kind
+    source: Source = Source.PROJECTION
     numerator: str | None = None  # an aggregate over f
     denominator: str | None = None
     failing: str | None = None  # a predicate over f: the household fails the indicator
     evidence: tuple[str, ...] = ()  # the facts that show why a household fails it
+    formula: str | None = None  # how a figure of another service's statistics is made
     unavailable_reason: str | None = None
+    no_value_reason: str = NO_HOUSEHOLDS  # why a division has no value in a snapshot
 
     @property
     def available(self) -> bool:
-        return self.unavailable_reason is None and self.numerator is not None
+        if self.unavailable_reason is not None:
+            return False
+        return self.numerator is not None or self.source is not Source.PROJECTION
 
 
 def household_share(
@@ -110,15 +126,36 @@ def people_count(
     )
 
 
+def from_benefits(
+    key: str,
+    name: str,
+    *,
+    source: Source,
+    formula: str,
+    no_value: str,
+    unit: str = "%",
+    kind: Kind = Kind.SHARE,
+) -> Indicator:
+    """A figure made from one of the benefits service's statistics, by division; the people
+    behind it are the benefits service's (a run's lines, a patient's settlements), not
+    listed here."""
+    return Indicator(
+        key=key,
+        name=name,
+        unit=unit,
+        kind=kind,
+        source=source,
+        formula=formula,
+        no_value_reason=no_value,
+    )
+
+
 def not_available(key: str, name: str, unit: str, kind: Kind, reason: str) -> Indicator:
     """An indicator a target may name that has no value yet, and why."""
     return Indicator(key=key, name=name, unit=unit, kind=kind, unavailable_reason=reason)
 
 
-_BENEFITS = (
-    "computed by the benefits service, whose statistics API is not available yet;"
-    " the value will come from it"
-)
+_NO_RUN = "no approved {} run of the benefits service has lines in this division yet"
 
 # "Poor households" are the programme's: registered poor now or once (lifted out,
 # returned, watched after lifting out) and the newly impoverished, as of the date.
@@ -181,38 +218,72 @@ INDICATORS: tuple[Indicator, ...] = (
         of="living",
         evidence=("living", "insured"),
     ),
-    not_available(
-        "in_county_personal_share",
-        "Patients' personal share of in-county inpatient and chronic outpatient costs",
-        "%",
-        Kind.SHARE,
-        _BENEFITS,
+    from_benefits(
+        "in_county_poor_within_cap_share",
+        "In-county inpatient and chronic outpatient settlements of registered poor patients"
+        " that kept the personal share within the policy's cap (10%)",
+        source=Source.MEDICAL_STATISTICS,
+        formula="100 x (in_county_poor_settlements - in_county_poor_above_cap)"
+        " / in_county_poor_settlements, over the settlements (reversals left out) discharged"
+        " from 1 January to the end of the snapshot's month",
+        no_value="no in-county inpatient or chronic outpatient settlement of a registered poor"
+        " patient in this division this year (benefits' medical statistics)",
     ),
-    not_available(
+    from_benefits(
         "pension_paid_on_behalf_share",
         "Eligible registered poor people whose resident pension contribution was paid",
-        "%",
-        Kind.SHARE,
-        _BENEFITS,
+        source=Source.ENTITLEMENT_STATISTICS,
+        formula="100 x paid_persons / eligible_persons of the pension runs for the"
+        " snapshot's year (approved or paid); eligible as the run decided it (POLICY.md:"
+        " registered poor, and the dibao, tekun and severely disabled the policy adds)",
+        no_value=_NO_RUN.format("pension"),
+    ),
+    from_benefits(
+        "pension_paid_per_person",
+        "Pension contribution paid on behalf, per person paid, for the year",
+        source=Source.ENTITLEMENT_STATISTICS,
+        formula="paid_amount / paid_persons of the pension runs for the snapshot's year,"
+        " rounded half-up to the fen; the plan's figure is 100 yuan",
+        no_value=_NO_RUN.format("pension"),
+        unit="yuan",
+        kind=Kind.AVERAGE,
     ),
     not_available(
         "dibao_coverage_share",
         "Eligible registered poor households receiving the minimum living allowance",
         "%",
         Kind.SHARE,
-        _BENEFITS,
+        "who qualifies for the minimum living allowance is decided by civil affairs, and"
+        " no Tuopin service receives that decision: the registry and benefits know who"
+        " receives dibao, not who is eligible, so the coverage has no denominator",
     ),
-    not_available(
+    from_benefits(
         "disability_subsidies_paid_share",
         "Disabled poor people paid their subsidies for the quarter on actual eligibility",
+        source=Source.ENTITLEMENT_STATISTICS,
+        formula="100 x sum(paid_persons) / sum(eligible_persons) over the nursing and living"
+        " subsidy runs (approved or paid) of each quarter of the year up to the snapshot's:"
+        " person-quarters paid out of person-quarters owed",
+        no_value=_NO_RUN.format("disability subsidy"),
+    ),
+    not_available(
+        "in_county_personal_share",
+        "Patients' personal share of in-county inpatient and chronic outpatient costs",
         "%",
         Kind.SHARE,
-        _BENEFITS,
+        "the benefits service's medical statistics count the in-county settlements of poor"
+        " patients above the personal-share cap but give no cost sums for them alone;"
+        " S3 is measured by in_county_poor_within_cap_share",
     ),
 )
 
 BY_KEY: dict[str, Indicator] = {i.key: i for i in INDICATORS}
-COMPUTABLE: tuple[Indicator, ...] = tuple(i for i in INDICATORS if i.available)
+FROM_PROJECTION: tuple[Indicator, ...] = tuple(
+    i for i in INDICATORS if i.available and i.source is Source.PROJECTION
+)
+FROM_BENEFITS: tuple[Indicator, ...] = tuple(
+    i for i in INDICATORS if i.available and i.source is not Source.PROJECTION
+)
 
 
 def find(key: str) -> Indicator | None:

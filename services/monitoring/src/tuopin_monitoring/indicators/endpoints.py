@@ -34,6 +34,8 @@ async def list_indicators(principal: Reader) -> list[IndicatorInfo]:
             available=i.available,
             unavailable_reason=i.unavailable_reason,
             household_level=i.failing is not None,
+            source=i.source.value,
+            formula=i.formula,
         )
         for i in catalogue.INDICATORS
     ]
@@ -70,7 +72,13 @@ async def list_failing_households(
             errors=[
                 field_error(
                     "code",
-                    indicator.unavailable_reason or "not a household-level indicator",
+                    indicator.unavailable_reason
+                    or (
+                        "computed from the benefits service's statistics: the people behind"
+                        " it are in that service (a run's lines, a patient's settlements)"
+                        if indicator.source is not catalogue.Source.PROJECTION
+                        else "not a household-level indicator"
+                    ),
                     "not_household_level",
                     "path",
                 )

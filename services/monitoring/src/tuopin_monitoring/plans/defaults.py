@@ -37,7 +37,7 @@ PARAMETER_SOURCES: dict[str, str] = {
 }
 
 C, R = Measurement.COMPUTED, Measurement.REPORTED
-GE, LE, EQ = Comparator.AT_LEAST, Comparator.AT_MOST, Comparator.EQUAL
+GE, EQ = Comparator.AT_LEAST, Comparator.EQUAL
 
 # code, name, indicator, measurement, comparator, figure, unit, additive, notes
 _TARGETS: list[tuple[str, str, str, Measurement, Comparator, str | None, str, bool, str | None]] = [
@@ -106,7 +106,8 @@ _TARGETS: list[tuple[str, str, str, Measurement, Comparator, str | None, str, bo
      "insurance_coverage_share", C, GE, "100", "%", False,
      "medical assistance, the third layer, is the benefits service's"),
     ("S3", "Personal share of in-county hospitalisation and chronic-disease outpatient costs",
-     "in_county_personal_share", C, LE, "10", "%", False, None),
+     "in_county_poor_within_cap_share", C, GE, "100", "%", False,
+     "at most 10% for each settlement of a poor patient: every settlement within the cap"),
     ("S4", "One-stop instant settlement; in-county treat first, pay later",
      "one_stop_settlement", R, EQ, "1", "milestone", False, "in force"),
     ("S5", "Family-doctor contracting for poor people", "family_doctor_contracting", R, EQ, "1",

@@ -16,6 +16,7 @@ from tuopin_monitoring.access import (
     sees_plan,
     within,
 )
+from tuopin_monitoring.benefits.service import collect
 from tuopin_monitoring.paging import cursor_key
 from tuopin_monitoring.plans.endpoints import visible_plan
 from tuopin_monitoring.snapshots import service
@@ -45,13 +46,18 @@ async def take_snapshot(
     principal: SnapshotTaker,
 ) -> Snapshot:
     """Compute every computed indicator for the district, its towns and villages at a date,
-    from the projection, and store them all at once."""
+    from the projection and the benefits service's statistics, and store them all at once
+    (without the benefits figures, saying why, when that service cannot give them)."""
     plan = await visible_plan(session, principal, body.plan_id)
     if not principal.covers(plan.district_code):
         raise NotFound(f"plan {body.plan_id} not found")
-    attempts = request.app.state.settings.snapshot_attempts
+    settings = request.app.state.settings
+    as_of = body.as_of or today()
+    benefits = await collect(
+        request.app.state.benefits, plan.district_code, as_of, settings.benefits_deadline_seconds
+    )
     row = await service.take_in_session(
-        session, plan, body.as_of or today(), principal.subject, attempts
+        session, plan, as_of, principal.subject, settings.snapshot_attempts, benefits
     )
     await record(session, request, principal, "create", "snapshot", row.id)
     response.headers["Location"] = f"/v1/snapshots/{row.id}"

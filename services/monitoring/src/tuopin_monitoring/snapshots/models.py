@@ -15,7 +15,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tuopin_monitoring.db import Base
@@ -26,7 +26,8 @@ class SnapshotRow(Base):
 
     The row and its values are written in one transaction: a snapshot that exists is
     complete. It records the feed position the projection was at, so its inputs are
-    known; snapshots of one plan form the time series the dashboard's trends read.
+    known, and which indicators another service could not give it at the time;
+    snapshots of one plan form the time series the dashboard's trends read.
     """
 
     __tablename__ = "snapshot"
@@ -42,6 +43,9 @@ class SnapshotRow(Base):
     projection_synced_at: Mapped[datetime | None] = mapped_column()
     values_count: Mapped[int] = mapped_column(Integer)
     duration_ms: Mapped[int] = mapped_column(Integer)
+    # Indicators the snapshot has no values of, and why (the benefits service was down):
+    # the dashboard says so instead of "no households".
+    unavailable: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
 
 
 class SnapshotValueRow(Base):

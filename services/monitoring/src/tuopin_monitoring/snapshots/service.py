@@ -1,14 +1,19 @@
 """Taking a snapshot: every computed indicator for the district, each town and each
-village at a date, in one INSERT … SELECT over the household facts.
+village at a date, in one INSERT … SELECT over the household facts, plus the
+figures collected from the benefits service's statistics beforehand.
 
 The snapshot row and all its values are written in one transaction, so a
 snapshot either exists whole or not at all. A transient database error (a
 serialization failure, a deadlock, a lock timeout, a dropped connection when
 the job has its own) rolls the attempt back and it is tried again with backoff.
+The benefits figures are collected once, before: no transaction waits on the
+network, and a retry stores the same figures. Those the benefits service could
+not give are named in the snapshot with the reason.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,7 +25,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from tuopin_monitoring.indicators.catalogue import COMPUTABLE, Indicator
+from tuopin_monitoring.benefits.service import BenefitsFigures
+from tuopin_monitoring.indicators.catalogue import FROM_PROJECTION, Indicator
 from tuopin_monitoring.indicators.facts import Scope, facts_params, facts_query, holds_only
 from tuopin_monitoring.plans.models import PlanRow
 from tuopin_monitoring.plans.service import parameters_of
@@ -85,7 +91,20 @@ SELECT :snapshot_id,
 """  # noqa: S608
 
 
-_VALUES_SQL = {whole: _values_sql(COMPUTABLE, whole=whole) for whole in (False, True)}
+_VALUES_SQL = {whole: _values_sql(FROM_PROJECTION, whole=whole) for whole in (False, True)}
+
+_FIGURES_SQL = """
+INSERT INTO monitoring.snapshot_value (
+    snapshot_id, division_code, indicator, parent_code, level, numerator, denominator, value)
+SELECT :snapshot_id, r.division_code, r.indicator, r.parent_code, r.level,
+       r.numerator, r.denominator, r.value
+  FROM jsonb_to_recordset(CAST(:figures AS jsonb)) AS r(
+       division_code text, indicator text, parent_code text, level text,
+       numerator numeric, denominator numeric, value numeric)
+"""
+
+# A snapshot taken by a caller that did not ask the benefits service (a benchmark).
+NOT_ASKED = BenefitsFigures.none("the snapshot was taken without asking the benefits service")
 
 
 @dataclass(frozen=True)
@@ -112,7 +131,35 @@ async def insert_values(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def compute(session: AsyncSession, plan: PlanRow, as_of: date, actor: str) -> SnapshotRow:
+async def insert_figures(session: AsyncSession, snapshot_id: int, benefits: BenefitsFigures) -> int:
+    """The benefits figures, in one statement (amounts travel as text: exact)."""
+    if not benefits.figures:
+        return 0
+    rows = [
+        {
+            "division_code": f.division_code,
+            "indicator": f.indicator,
+            "parent_code": f.parent_code,
+            "level": f.level,
+            "numerator": str(f.numerator),
+            "denominator": None if f.denominator is None else str(f.denominator),
+            "value": None if f.value is None else str(f.value),
+        }
+        for f in benefits.figures
+    ]
+    result = await session.execute(
+        text(_FIGURES_SQL), {"snapshot_id": snapshot_id, "figures": json.dumps(rows)}
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def compute(
+    session: AsyncSession,
+    plan: PlanRow,
+    as_of: date,
+    actor: str,
+    benefits: BenefitsFigures = NOT_ASKED,
+) -> SnapshotRow:
     """Write one snapshot inside the caller's transaction; the caller commits or rolls back."""
     started = time.perf_counter()
     mark = await sync_mark(session)
@@ -125,6 +172,7 @@ async def compute(session: AsyncSession, plan: PlanRow, as_of: date, actor: str)
         projection_synced_at=mark.synced_at,
         values_count=0,
         duration_ms=0,
+        unavailable=benefits.unavailable,
     )
     session.add(snapshot)
     await session.flush()
@@ -132,6 +180,7 @@ async def compute(session: AsyncSession, plan: PlanRow, as_of: date, actor: str)
     params = facts_params(parameters_of(plan), as_of, Scope(prefix))
     whole = await holds_only(session, prefix)
     snapshot.values_count = await insert_values(session, snapshot.id, params, whole=whole)
+    snapshot.values_count += await insert_figures(session, snapshot.id, benefits)
     snapshot.duration_ms = round((time.perf_counter() - started) * 1000)
     await session.flush()
     await session.refresh(snapshot)
@@ -139,7 +188,12 @@ async def compute(session: AsyncSession, plan: PlanRow, as_of: date, actor: str)
 
 
 async def take_in_session(
-    session: AsyncSession, plan: PlanRow, as_of: date, actor: str, attempts: int
+    session: AsyncSession,
+    plan: PlanRow,
+    as_of: date,
+    actor: str,
+    attempts: int,
+    benefits: BenefitsFigures = NOT_ASKED,
 ) -> SnapshotRow:
     """A snapshot inside a request's unit of work: each attempt in a savepoint, so a failed
     one leaves nothing behind and the next starts clean."""
@@ -149,13 +203,18 @@ async def take_in_session(
     ):
         with attempt:
             async with session.begin_nested():
-                snapshot = await compute(session, plan, as_of, actor)
+                snapshot = await compute(session, plan, as_of, actor, benefits)
     assert snapshot is not None
     return snapshot
 
 
 async def take(
-    engine: AsyncEngine, plan_id: Any, as_of: date, actor: str, attempts: int
+    engine: AsyncEngine,
+    plan_id: Any,
+    as_of: date,
+    actor: str,
+    attempts: int,
+    benefits: BenefitsFigures = NOT_ASKED,
 ) -> SnapshotRow:
     """A snapshot as a job of its own (commands, benchmarks): a whole transaction per attempt,
     so a dropped connection is retried too."""
@@ -168,7 +227,7 @@ async def take(
                 plan = await session.get(PlanRow, plan_id)
                 if plan is None:
                     raise LookupError(f"plan {plan_id} not found")
-                snapshot = await compute(session, plan, as_of, actor)
+                snapshot = await compute(session, plan, as_of, actor, benefits)
     assert snapshot is not None
     log.info(
         "snapshot taken", id=snapshot.id, values=snapshot.values_count, ms=snapshot.duration_ms
