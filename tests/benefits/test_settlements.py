@@ -9,6 +9,7 @@ through ``POST /v1/policies``.
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import fields
@@ -29,7 +30,7 @@ from tuopin_benefits.settlement import rules
 from tuopin_benefits.settlement.parameters import to_rules
 from tuopin_shared.contracts import medical as wire
 from tuopin_shared.contracts.auth import Permission, Role
-from tuopin_shared.contracts.benefits import MedicalParameters
+from tuopin_shared.contracts.benefits import MedicalParameters, PolicyParameters
 from tuopin_shared.contracts.identity import make_resident_id, mask_resident_id
 from tuopin_shared.kit.auth import mint_token
 from tuopin_shared.kit.settings import CommonSettings
@@ -920,15 +921,24 @@ async def test_parameters_the_rules_refuse_are_422_not_500(
     institution: Callable[..., dict[str, str]],
     token: Callable[..., dict[str, str]],
 ) -> None:
-    # Accepted field by field, refused as a whole: tiers must increase.
-    await save_policy(
-        client,
-        token,
-        critical_illness_tiers=[
-            {"up_to": "50000.00", "ratio": "0.60"},
-            {"up_to": "40000.00", "ratio": "0.70"},
-            {"up_to": None, "ratio": "0.80"},
-        ],
+    # Saving refuses such a set now; one saved before that check (accepted field
+    # by field, refused as a whole: tiers must increase) is still in force.
+    await save_policy(client, token)
+    bad = PolicyParameters().model_dump(mode="json")
+    bad["medical"]["critical_illness_tiers"] = [
+        {"up_to": "50000.00", "ratio": "0.60"},
+        {"up_to": "40000.00", "ratio": "0.70"},
+        {"up_to": None, "ratio": "0.80"},
+    ]
+    await connection.execute(
+        text(
+            "INSERT INTO benefits.policy_set (district_code, year, version, parameters,"
+            " created_by) SELECT district_code, year, version + 1, CAST(:parameters AS jsonb),"
+            " 'before the check' FROM benefits.policy_set"
+            " WHERE district_code = '510303000000' AND year = 2020"
+            " ORDER BY version DESC LIMIT 1"
+        ),
+        {"parameters": json.dumps(bad)},
     )
     resident_id = await add_patient(connection)
 
@@ -936,6 +946,21 @@ async def test_parameters_the_rules_refuse_are_422_not_500(
 
     assert response.status_code == 422
     assert "increasing" in response.json()["detail"]
+    assert await ledger_rows(connection, resident_id) == 0
+
+
+async def ledger_rows(connection: AsyncConnection, resident_id: str) -> int:
+    return int(
+        await connection.scalar(
+            text(
+                "SELECT count(*) FROM benefits.medical_year_to_date y"
+                " JOIN benefits.person p ON p.member_id = y.person_id"
+                " WHERE p.resident_id = :rid"
+            ),
+            {"rid": resident_id},
+        )
+        or 0
+    )
 
 
 def _counter(metrics_text: str, line_start: str) -> float:

@@ -97,7 +97,7 @@ async def create_run(
         )
     if not principal.covers(body.district):
         raise NotFound(f"district {body.district} not found")
-    digest = idempotency.request_hash(body)
+    digest = idempotency.request_hash("create_run", body)
     replay = await idempotency.claim(
         session, principal.subject, "create_run", idempotency_key, digest
     )
@@ -304,7 +304,7 @@ async def create_batch(
 ) -> Response:
     """Put an approved run's payable lines that are neither paid nor in an open batch
     into a new batch for the bank; a retry with the same Idempotency-Key returns it."""
-    digest = idempotency.request_hash(body)
+    digest = idempotency.request_hash("create_batch", body)
     replay = await idempotency.claim(
         session, principal.subject, "create_batch", idempotency_key, digest
     )

@@ -3,47 +3,29 @@
 A key is claimed in the request's own transaction: a retry that arrives while the
 first request is still running waits on the key's row and then reads the first
 response, so one key never does the work twice. Keys belong to the caller: one
-user's key never replays another user's response.
+user's key never replays another user's response. The header, the request
+digest and the refusal are the kit's (``tuopin_shared.kit.idempotency``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Header
-from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tuopin_shared.kit.errors import Conflict, Unprocessable, field_error
+from tuopin_shared.kit.errors import Conflict
+from tuopin_shared.kit.idempotency import IdempotencyKey, key_reused, request_hash
 
-HEADER = "Idempotency-Key"
-
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias=HEADER,
-        min_length=1,
-        max_length=200,
-        description="A key unique to this request (a UUID): a retry with the same key and"
-        " body returns the first response; the same key with another body is refused.",
-    ),
-]
+__all__ = ["IdempotencyKey", "Replay", "claim", "remember", "request_hash"]
 
 
 @dataclass(frozen=True)
 class Replay:
     status_code: int
     body: dict[str, Any]
-
-
-def request_hash(body: BaseModel) -> str:
-    """The request as validated, so equivalent spellings ("510303", "510303000000") agree."""
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def claim(
@@ -70,17 +52,7 @@ async def claim(
         )
     ).one()
     if row.request_hash != digest:
-        raise Unprocessable(
-            "this Idempotency-Key was used with a different request body",
-            errors=[
-                field_error(
-                    HEADER,
-                    "already used with a different body; use a new key",
-                    "key_reused",
-                    "header",
-                )
-            ],
-        )
+        raise key_reused()
     if row.status_code is None:  # only within the first request's own transaction
         raise Conflict("the request with this Idempotency-Key is still being processed")
     return Replay(row.status_code, row.response)

@@ -1,34 +1,18 @@
-"""Idempotency of settlement writes: who owns a key, what a request hashes to.
+"""Whose Idempotency-Key namespace a settlement or reversal is in.
 
-A retry with the same Idempotency-Key gets the first answer again (same status,
-same body); the same key with another request is refused (422). Only answers
-that were carried out are kept: a refused request leaves nothing behind, so
-retrying it runs it again.
+The header, the request digest and the refusal are the kit's
+(``tuopin_shared.kit.idempotency``). A settlement's key is stored by the same
+statement that stores the settlement, so only answers that were carried out are
+kept: a refused request leaves nothing behind, and retrying it runs it again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Annotated, Any
-
-from fastapi import Header
-
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.kit.auth import Principal
-from tuopin_shared.kit.errors import Unprocessable, field_error
+from tuopin_shared.kit.idempotency import IdempotencyKey, key_reused, request_hash
 
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
-        description="A key of the caller's choosing, new for each distinct request: a retry "
-        "with the same key gets the first answer again.",
-    ),
-]
+__all__ = ["IdempotencyKey", "key_reused", "owner", "request_hash"]
 
 
 def owner(principal: Principal) -> str:
@@ -40,28 +24,3 @@ def owner(principal: Principal) -> str:
     if principal.has_role(Role.medical_institution) and principal.institution:
         return f"institution:{principal.institution}"
     return f"subject:{principal.subject}"
-
-
-def request_hash(operation: str, body: dict[str, Any], target: str = "") -> str:
-    """A digest of the request as validated, so "100" and "100.00" are the same request."""
-    canonical = json.dumps(
-        {"operation": operation, "target": target, "body": body},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def key_reused() -> Unprocessable:
-    return Unprocessable(
-        "this Idempotency-Key was used with another request; use a new key for a new request",
-        errors=[
-            field_error(
-                "Idempotency-Key",
-                "already used with another request",
-                "idempotency_key_reused",
-                "header",
-            )
-        ],
-    )
