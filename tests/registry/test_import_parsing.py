@@ -229,6 +229,49 @@ def test_short_rows_are_read_as_blank_cells() -> None:
     assert record[RECORD_FIELDS.index("division_code")] == "510303100001"
 
 
+def test_a_batch_reads_every_row_as_it_would_be_read_alone() -> None:
+    # A batch is read a column at a time: no value, flag or error may land on another row.
+    layout = match_headers(ENGLISH)
+    people = [make_resident_id("510303", date(1980 + n, 1 + n, 1 + n), n) for n in range(8)]
+    rows = [
+        good(resident_id=people[0], months_worked="007", registered_year="2016"),
+        good(resident_id=people[1], division_code="abc", dibao="maybe", name=""),
+        good(resident_id=people[2][:17] + "0", relation_to_head="SPOUSE"),
+        good(resident_id=people[3], disability_grade="二级"),
+        good(resident_id=people[4], months_worked="13", phone="call me", household_number=""),
+        good(resident_id=people[5], division_code=" 510303100002 ", labour_capacity="Weak"),
+        good(resident_id=people[6], disability_category="视力残疾", disability_grade="5"),
+        good(resident_id=people[7]),
+    ]
+    cells = [[row.get(column.name, "") for _, column in layout.positions] for row in rows]
+    cells[7] = cells[7][:9]  # a short row, up to the resident ID: the rest blank
+    numbered = [(10 + n, row) for n, row in enumerate(cells)]
+    parser = RowParser(layout, TODAY)
+    records, errors = parser.parse_batch(numbered)
+    alone = [RowParser(layout, TODAY).parse(number, row) for number, row in numbered]
+    assert [list(record) for record in records] == [record for record, _ in alone]
+    assert errors == [error for _, row_errors in alone for error in row_errors]
+    # And what that is, for a few of them.
+    values = [dict(zip(RECORD_FIELDS, record, strict=True)) for record in records]
+    assert (values[0]["months_worked"], values[0]["registered_year"]) == (7, 2016)
+    assert (values[1]["division_bad"], values[5]["division_bad"]) == (True, False)
+    assert values[5]["division_code"] == "510303100002"
+    assert (values[6]["sex"], values[6]["birth_date"]) == ("female", date(1986, 7, 7))
+    assert [(e.row, e.column, e.code) for e in errors] == [
+        (11, "division_code", "invalid_division_code"),
+        (11, "name", "required"),
+        (11, "dibao", "invalid_boolean"),
+        (12, "resident_id", "invalid_resident_id"),
+        (13, "disability_grade", "inconsistent"),
+        (14, "household_number", "required"),
+        (14, "phone", "invalid_format"),
+        (14, "months_worked", "out_of_range"),
+        (16, "disability_grade", "invalid_value"),
+        (17, "name", "required"),
+        (17, "relation_to_head", "required"),
+    ]
+
+
 def test_random_ids_are_distinct_version_4_uuids() -> None:
     ids = random_ids(1000)
     parsed = [uuid.UUID(i) for i in ids]

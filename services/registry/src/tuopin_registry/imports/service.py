@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 import uuid
 from collections import Counter
@@ -89,7 +90,7 @@ class ImportOptions:
 
 @dataclass
 class _Batch:
-    records: list[list[Any]]
+    records: list[tuple[Any, ...]]
     errors: list[RowError]
 
 
@@ -110,18 +111,9 @@ class _Errors:
 
 
 def _batches(reader: LedgerReader, parser: RowParser, size: int) -> Generator[_Batch, None, None]:
-    records: list[list[Any]] = []
-    errors: list[RowError] = []
-    for number, cells in reader.rows():
-        record, row_errors = parser.parse(number, cells)
-        records.append(record)
-        if row_errors:
-            errors.extend(row_errors)
-        if len(records) == size:
-            yield _Batch(records, errors)
-            records, errors = [], []
-    if records:
-        yield _Batch(records, errors)
+    rows = reader.rows()
+    while chunk := list(itertools.islice(rows, size)):
+        yield _Batch(*parser.parse_batch(chunk))
 
 
 async def _no_progress(stage: ImportStage, rows: int) -> None:
