@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -28,7 +29,7 @@ from tuopin_registry.imports.sources import (
     estimate_rows,
     open_ledger,
 )
-from tuopin_registry.imports.staging import STAGED_FIELDS, random_ids
+from tuopin_registry.imports.staging import STAGED_FIELDS, ordered_ids
 from tuopin_registry.imports.templates import (
     TEMPLATES,
     example_rows,
@@ -272,11 +273,18 @@ def test_a_batch_reads_every_row_as_it_would_be_read_alone() -> None:
     ]
 
 
-def test_random_ids_are_distinct_version_4_uuids() -> None:
-    ids = random_ids(1000)
-    parsed = [uuid.UUID(i) for i in ids]
-    assert len(set(ids)) == 1000
-    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+def test_ids_are_distinct_ascending_version_7_uuids_stamped_with_the_time() -> None:
+    before = time.time()
+    first, second = ordered_ids(1000), ordered_ids(1000)
+    after = time.time()
+    parsed = [uuid.UUID(i) for i in first + second]
+    assert len(set(parsed)) == 2000
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert [str(u) for u in parsed[:1000]] == sorted(str(u) for u in parsed[:1000])
+    # The first 48 bits are the Unix time in milliseconds.
+    assert all(int(before * 1000) <= u.int >> 80 <= int(after * 1000) + 1 for u in parsed)
+    # Neighbours differ in their random bits, not only by one.
+    assert len({u.int & 0xFFFFFFFF for u in parsed}) > 1900
     assert STAGED_FIELDS[: len(RECORD_FIELDS)] == RECORD_FIELDS
 
 

@@ -13,7 +13,7 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +38,15 @@ from tests.registry.conftest import (
 )
 from tuopin_registry.db import audit_log, change_event
 from tuopin_registry.households.models import HouseholdRow
+from tuopin_registry.households.service import household_payload
 from tuopin_registry.imports import endpoints, jobs
 from tuopin_registry.imports.models import ImportJobRow
 from tuopin_registry.imports.parsing import COLUMNS
 from tuopin_registry.main import SERVICE, create_app
 from tuopin_registry.members.models import MemberRow
+from tuopin_registry.members.service import member_payload
 from tuopin_registry.settings import RegistrySettings
+from tuopin_registry.status.events import status_event_payload
 from tuopin_registry.status.models import StatusChangeRow
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.identity import make_resident_id
@@ -184,6 +187,13 @@ async def counts(db: AsyncSession) -> dict[str, int]:
     }
 
 
+def stamps_read(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: datetime.fromisoformat(value) if key.endswith("_at") else value
+        for key, value in payload.items()
+    }
+
+
 # ---------------------------------------------------------------- good files
 
 
@@ -204,7 +214,7 @@ async def test_committing_a_good_csv_writes_households_members_history_feed_and_
         "households": 2,
         "members": 5,
         "status_changes": 2,
-        "change_events": 7,
+        "change_events": 9,  # each household's creation and first status, each member's
         "audit": 1,
     }
 
@@ -242,15 +252,50 @@ async def test_committing_a_good_csv_writes_households_members_history_feed_and_
     ).one()
     assert history[:2] == ("registered_poor", "tester")
     assert report["import_id"] in history.reason
-    kinds = (
-        await db.execute(
-            select(change_event.c.entity, change_event.c.payload).where(
-                change_event.c.entity_id == head.id
+    # The feed carries what the API appends for the same writes, value for value.
+    members = (
+        await db.scalars(
+            select(MemberRow).where(MemberRow.resident_id.in_([r["resident_id"] for r in rows]))
+        )
+    ).all()
+    households = (
+        await db.scalars(
+            select(HouseholdRow).where(HouseholdRow.id.in_({m.household_id for m in members}))
+        )
+    ).all()
+    statuses = (
+        await db.scalars(
+            select(StatusChangeRow).where(
+                StatusChangeRow.household_id.in_([h.id for h in households])
             )
         )
-    ).one()
-    assert kinds.entity == "member"
-    assert kinds.payload["resident_id"] == rows[0]["resident_id"]
+    ).all()
+    events = (
+        await db.execute(
+            select(change_event).where(
+                change_event.c.entity_id.in_([m.id for m in members] + [h.id for h in households])
+            )
+        )
+    ).all()
+    assert sorted((e.entity, e.kind, e.version, e.division_code) for e in events) == sorted(
+        [("household", "created", 1, h.division_code) for h in households]
+        + [("household_status", "recorded", 1, h.division_code) for h in households]
+        + [
+            ("member", "created", 1, AIYE_V1 if m.household_id == head.household_id else AIYE_V2)
+            for m in members
+        ]
+    )
+    payloads = {(e.entity, e.entity_id): e.payload for e in events}
+    assert {payloads["member", m.id]["resident_id"] for m in members} == {
+        r["resident_id"] for r in rows
+    }
+    for member in members:
+        # Timestamps as instants: PostgreSQL drops trailing zeros of the microseconds.
+        assert stamps_read(payloads["member", member.id]) == stamps_read(member_payload(member))
+    for written in households:
+        assert payloads["household", written.id] == household_payload(written)
+    for status in statuses:
+        assert payloads["household_status", status.household_id] == status_event_payload(status)
     audit = (
         await db.execute(
             select(audit_log.c.action, audit_log.c.details).where(
@@ -609,7 +654,7 @@ async def test_a_large_file_becomes_a_job_whose_report_is_polled(
     assert polled["report"]["committed"] is True
     after = await counts(db)
     assert after["members"] - before["members"] == 20_000
-    assert after["change_events"] - before["change_events"] == 25_000
+    assert after["change_events"] - before["change_events"] == 30_000
 
 
 async def test_a_job_with_bad_rows_fails_with_its_report_and_writes_nothing(
@@ -751,7 +796,7 @@ async def test_end_to_end_a_20000_row_file_is_accepted_polled_and_committed(
         connection = await asyncpg.connect(_dsn(scratch_database))
         try:
             assert await connection.fetchval("SELECT count(*) FROM registry.member") == 20_000
-            assert await connection.fetchval("SELECT count(*) FROM registry.change_event") == 25_000
+            assert await connection.fetchval("SELECT count(*) FROM registry.change_event") == 30_000
         finally:
             await connection.close()
 
