@@ -248,7 +248,8 @@ def test_a_batch_reads_every_row_as_it_would_be_read_alone() -> None:
     cells[7] = cells[7][:9]  # a short row, up to the resident ID: the rest blank
     numbered = [(10 + n, row) for n, row in enumerate(cells)]
     parser = RowParser(layout, TODAY)
-    records, errors = parser.parse_batch(numbered)
+    columns, errors = parser.parse_batch(numbered)
+    records = list(zip(*columns, strict=True))
     alone = [RowParser(layout, TODAY).parse(number, row) for number, row in numbered]
     assert [list(record) for record in records] == [record for record, _ in alone]
     assert errors == [error for _, row_errors in alone for error in row_errors]

@@ -90,7 +90,7 @@ class ImportOptions:
 
 @dataclass
 class _Batch:
-    records: list[tuple[Any, ...]]
+    columns: list[list[Any]]  # the parsed values, a list per field of ``RECORD_FIELDS``
     errors: list[RowError]
 
 
@@ -301,9 +301,9 @@ async def _stage(
     try:
         while (batch := await pending) is not None:
             pending = loop.run_in_executor(None, next, batches, None)
-            await staging.copy(batch.records)
+            await staging.copy(batch.columns)
             errors.add(batch.errors)
-            rows += len(batch.records)
+            rows += len(batch.columns[0])
             await progress(ImportStage.READING, rows)
     finally:
         # Wait for the batch being read before the file is closed under it.

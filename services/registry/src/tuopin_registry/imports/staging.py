@@ -163,16 +163,15 @@ class Staging:
             """
         )
 
-    async def copy(self, records: Sequence[Sequence[Any]]) -> None:
-        """Stage parsed rows (``RECORD_FIELDS``), each given its ids on the way."""
-        # In row order: a household takes the id of its first row's key (the least).
-        ids = ordered_ids(2 * len(records))
-        staged = [
-            (*record, member, key)
-            for record, member, key in zip(records, ids[0::2], ids[1::2], strict=True)
-        ]
+    async def copy(self, columns: Sequence[Sequence[Any]]) -> None:
+        """Stage parsed rows, given a column at a time (``RECORD_FIELDS``), each row
+        given its ids on the way. A household takes the id of its first row's key,
+        the least: the households' ids ascend in the file's order too."""
+        ids = ordered_ids(2 * len(columns[0]))
+        # Each row's tuple is made as COPY sends it, and gone once sent.
+        rows = zip(*columns, ids[0::2], ids[1::2], strict=True)
         await self._connection.copy_records_to_table(
-            self.rows, records=staged, columns=list(STAGED_FIELDS)
+            self.rows, records=rows, columns=list(STAGED_FIELDS)
         )
 
     async def drop(self) -> None:
