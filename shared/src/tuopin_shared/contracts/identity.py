@@ -56,7 +56,7 @@ def _check_character(first17: str) -> str:
     return _CHECK_CHARACTERS[total % 11]
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, slots=True)
 class ResidentId:
     """A validated resident ID number and the facts it encodes."""
 
