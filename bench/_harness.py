@@ -112,6 +112,29 @@ def server(command: list[str], port: int, env: dict[str, str]) -> Iterator[str]:
             process.kill()
 
 
+def child_pid(port: int) -> int:
+    """The server this process started on ``port``: its child whose command line names it."""
+    me = os.getpid()
+    for pid in Path(f"/proc/{me}/task/{me}/children").read_text().split():
+        if str(port).encode() in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+            return int(pid)
+    raise RuntimeError(f"no child process serving port {port}")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Start a process's high-water mark of resident memory again from now (Linux 4.0+)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def rss_mb(pid: int, peak: bool = False) -> float:
+    """A process's resident memory now, or its high-water mark, in MiB."""
+    field = "VmHWM:" if peak else "VmRSS:"
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+
+
 def wrk(
     base: str, paths: list[str], headers: dict[str, str], seconds: int, connections: int
 ) -> dict[str, Any]:

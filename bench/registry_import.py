@@ -42,7 +42,17 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._harness import ROOT, dsn, free_port, save, scratch_database, server
+from bench._harness import (
+    ROOT,
+    child_pid,
+    dsn,
+    free_port,
+    reset_peak_rss,
+    rss_mb,
+    save,
+    scratch_database,
+    server,
+)
 from tuopin_registry.demo.generator import generate
 from tuopin_registry.imports.synthetic import write_demo_ledger
 from tuopin_registry.main import SERVICE as REGISTRY
@@ -55,31 +65,6 @@ TARGET_RATE = 50_000
 TARGET_RATIO = 3.0
 # What a commit writes, parents first (each COPY is checked against the foreign keys).
 WRITTEN = ("household", "member", "status_change", "change_event")
-
-
-# ---------------------------------------------------------------- the server's memory
-
-
-def child_pid(port: int) -> int:
-    """The server: the child process of this one whose command line names ``port``."""
-    me = os.getpid()
-    for pid in Path(f"/proc/{me}/task/{me}/children").read_text().split():
-        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        if str(port).encode() in arguments:
-            return int(pid)
-    raise RuntimeError(f"no child process serving port {port}")
-
-
-def reset_peak_rss(pid: int) -> None:
-    """Start the process's high-water mark again from its current RSS (Linux 4.0+)."""
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc: not Linux?")
 
 
 # ---------------------------------------------------------------- the database
@@ -179,7 +164,7 @@ def run_import(
         "seconds": finished - started,
         "upload_seconds": accepted - started,
         "stage_seconds": stage_seconds,
-        "peak_rss_mb": round(peak_rss_mb(pid), 1),
+        "peak_rss_mb": round(rss_mb(pid, peak=True), 1),
     }
 
 
