@@ -40,6 +40,8 @@ bench: install
 		&& apt-get install -y -qq wrk; } || { echo "install wrk first"; exit 1; }
 	$(VENV)/bin/python bench/registry_reads.py
 	$(VENV)/bin/python bench/registry_feed.py
+	$(VENV)/bin/python bench/registry_import.py
+	$(VENV)/bin/python bench/registry_export.py
 	$(VENV)/bin/python bench/monitoring_snapshot.py
 	$(VENV)/bin/python bench/benefits_runs.py
 	$(VENV)/bin/python bench/medical_settlements.py
