@@ -1,17 +1,23 @@
 """Reading the registry's change feed from another service.
 
-The feed client side that every consumer shares; what a page means (which
-tables it updates) is each consumer's own.
+What every consumer shares: the client, fetching a page, and following the feed
+page after page into a local projection under an advisory lock. What a page
+means (which tables it updates) is each consumer's own ``Projection``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import stamina
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tuopin_shared.kit.database import driver
 from tuopin_shared.kit.peers import peer_client
 
 
@@ -54,3 +60,112 @@ async def fetch_page(client: httpx.AsyncClient, after: str, limit: int) -> dict[
         return await get()
     except (httpx.TransportError, httpx.HTTPStatusError) as exc:
         raise RegistryUnavailable(str(exc) or type(exc).__name__) from exc
+
+
+# ---------------------------------------------------------------- following the feed
+
+
+def by_entity(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """A page's payloads grouped by entity, in feed order."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for event in items:
+        grouped.setdefault(event["entity"], []).append(event["payload"])
+    return grouped
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A consumer's local copy of what it needs from the feed.
+
+    ``apply`` maps an entity to the statement that writes a page's payloads of it
+    (``$1``: their JSON array), in the order the statements run. ``read_position``
+    takes the feed's name (``$1``); ``move_position`` takes the feed's name, the
+    new position and the number of events applied (``$1``–``$3``).
+    """
+
+    lock: int  # advisory lock: one follower at a time, however many replicas
+    read_position: str
+    move_position: str
+    apply: Mapping[str, str]
+    group: Callable[[list[dict[str, Any]]], dict[str, list[dict[str, Any]]]] = by_entity
+    feed: str = "registry"
+
+
+# What a consumer does inside a page's transaction before the page is applied
+# (it sees the projection as it was); what it returns is handed to ``committed``
+# once the page is committed, never for a page rolled back.
+BeforeApply = Callable[[Any, dict[str, list[dict[str, Any]]]], Awaitable[Any]]
+
+
+async def follow(
+    engine: AsyncEngine,
+    client: httpx.AsyncClient,
+    projection: Projection,
+    *,
+    page_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+    before_apply: BeforeApply | None = None,
+    committed: Callable[[Any], None] | None = None,
+) -> SyncResult:
+    """Apply the feed until it has nothing more ready; returns where it stopped.
+
+    Each page is applied set-based (one statement per entity) in one transaction
+    together with the new position, so a crash between pages loses nothing and
+    repeats nothing. When another follower holds the lock this one stops at once.
+    """
+    events = pages = 0
+    while True:
+        async with engine.begin() as connection:
+            raw = await driver(connection)
+            if not await raw.fetchval("SELECT pg_try_advisory_xact_lock($1)", projection.lock):
+                return SyncResult(await position(engine, projection), events, pages)
+            after = await raw.fetchval(projection.read_position, projection.feed) or "0"
+            page = await fetch_page(client, after, page_size)
+            grouped = projection.group(page["items"])
+            noted = await before_apply(raw, grouped) if before_apply is not None else None
+            for entity, statement in projection.apply.items():
+                if grouped.get(entity):
+                    await raw.execute(statement, json.dumps(grouped[entity]))
+            await raw.execute(
+                projection.move_position, projection.feed, page["next_after"], len(page["items"])
+            )
+        if committed is not None:
+            committed(noted)
+        events += len(page["items"])
+        pages += 1
+        if progress is not None:
+            progress(events)
+        if not page["has_more"]:
+            return SyncResult(page["next_after"], events, pages)
+
+
+async def position(engine: AsyncEngine, projection: Projection) -> str:
+    """The position the projection has applied up to ("0": nothing yet)."""
+    async with engine.connect() as connection:
+        raw = await driver(connection)
+        value = await raw.fetchval(projection.read_position, projection.feed)
+    return str(value or "0")
+
+
+async def follow_forever(
+    sync: Callable[[], Awaitable[SyncResult]],
+    interval: float,
+    log: Any,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """A service's background loop: ``sync`` every ``interval`` seconds, backing off
+    (doubling, up to five minutes) while the registry is down or a sync fails."""
+    backoff = interval
+    while True:
+        try:
+            result = await sync()
+            if result.events:
+                log.info("projection synced", events=result.events, position=result.position)
+            backoff = interval
+        except RegistryUnavailable as exc:
+            backoff = min(max(backoff * 2, 1.0), 300.0)
+            log.warning("registry unavailable; retrying", error=str(exc), retry_in=backoff)
+        except Exception:
+            backoff = min(max(backoff * 2, 1.0), 300.0)
+            log.exception("projection sync failed", retry_in=backoff)
+        await sleep(backoff)

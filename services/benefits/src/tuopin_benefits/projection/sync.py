@@ -1,24 +1,25 @@
 """Keeping the projection current from the registry's change feed.
 
-Each page is applied set-based (one statement per table) in one transaction
-together with the new feed position, so a crash between pages loses nothing and
-repeats nothing. An advisory lock lets one syncer run at a time, whether the
-background loop of several replicas or the ``tuopin sync-registry`` command.
+The page loop is the kit's (``tuopin_shared.kit.feed.follow``): each page applied
+set-based in one transaction with the new position, one follower at a time,
+whether the background loop of several replicas or ``tuopin sync-registry``.
+What is here is what a page means to benefits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import zlib
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tuopin_shared.kit.feed import RegistryUnavailable, SyncResult, fetch_page
+from tuopin_shared.kit import feed
+from tuopin_shared.kit.feed import RegistryUnavailable, SyncResult
+
+__all__ = ["RegistryUnavailable", "current_position", "sync_forever", "sync_once"]
 
 FEED = "registry"
 # One syncer at a time (exclusive, tried); runs take it shared while they read the
@@ -83,7 +84,19 @@ FROM jsonb_to_recordset($1::text::jsonb) AS r(
 ON CONFLICT (id) DO NOTHING
 """
 
-_APPLY = {"member": _PERSONS, "household": _HOUSEHOLDS, "household_status": _STATUS_HISTORY}
+PROJECTION = feed.Projection(
+    lock=SYNC_LOCK,
+    read_position="SELECT position FROM benefits.feed_position WHERE feed = $1",
+    move_position="""
+        INSERT INTO benefits.feed_position AS f (feed, position, events_applied, updated_at)
+        VALUES ($1, $2, $3, now())
+        ON CONFLICT (feed) DO UPDATE SET position = EXCLUDED.position,
+            events_applied = f.events_applied + EXCLUDED.events_applied,
+            updated_at = now()
+    """,
+    apply={"member": _PERSONS, "household": _HOUSEHOLDS, "household_status": _STATUS_HISTORY},
+    feed=FEED,
+)
 
 
 async def sync_once(
@@ -94,53 +107,11 @@ async def sync_once(
     progress: Callable[[int], None] | None = None,
 ) -> SyncResult:
     """Apply the feed until it has nothing more ready; returns where it stopped."""
-    events = pages = 0
-    while True:
-        async with engine.begin() as connection:
-            raw: Any = (await connection.get_raw_connection()).driver_connection
-            if not await raw.fetchval("SELECT pg_try_advisory_xact_lock($1)", SYNC_LOCK):
-                position = await current_position(engine)
-                return SyncResult(position, events, pages)  # another syncer is at work
-            position = (
-                await raw.fetchval(
-                    "SELECT position FROM benefits.feed_position WHERE feed = $1", FEED
-                )
-                or "0"
-            )
-            page = await fetch_page(client, position, page_size)
-            by_entity: dict[str, list[dict[str, Any]]] = {}
-            for event in page["items"]:
-                by_entity.setdefault(event["entity"], []).append(event["payload"])
-            for entity, statement in _APPLY.items():
-                if by_entity.get(entity):
-                    await raw.execute(statement, json.dumps(by_entity[entity]))
-            await raw.execute(
-                """
-                INSERT INTO benefits.feed_position (feed, position, events_applied, updated_at)
-                VALUES ($1, $2, $3, now())
-                ON CONFLICT (feed) DO UPDATE SET position = EXCLUDED.position,
-                    events_applied = benefits.feed_position.events_applied + $3,
-                    updated_at = now()
-                """,
-                FEED,
-                page["next_after"],
-                len(page["items"]),
-            )
-        events += len(page["items"])
-        pages += 1
-        if progress is not None:
-            progress(events)
-        if not page["has_more"]:
-            return SyncResult(page["next_after"], events, pages)
+    return await feed.follow(engine, client, PROJECTION, page_size=page_size, progress=progress)
 
 
 async def current_position(engine: AsyncEngine) -> str:
-    async with engine.connect() as connection:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
-        value = await raw.fetchval(
-            "SELECT position FROM benefits.feed_position WHERE feed = $1", FEED
-        )
-    return str(value or "0")
+    return await feed.position(engine, PROJECTION)
 
 
 async def sync_forever(
@@ -151,18 +122,7 @@ async def sync_forever(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """The service's background loop: follow the feed, back off while the registry is down."""
-    backoff = interval
     async with client_factory() as client:
-        while True:
-            try:
-                result = await sync_once(engine, client, page_size=page_size)
-                if result.events:
-                    log.info("projection synced", events=result.events, position=result.position)
-                backoff = interval
-            except RegistryUnavailable as exc:
-                backoff = min(max(backoff * 2, 1.0), 300.0)
-                log.warning("registry unavailable; retrying", error=str(exc), retry_in=backoff)
-            except Exception:
-                backoff = min(max(backoff * 2, 1.0), 300.0)
-                log.exception("projection sync failed", retry_in=backoff)
-            await sleep(backoff)
+        await feed.follow_forever(
+            lambda: sync_once(engine, client, page_size=page_size), interval, log, sleep
+        )
