@@ -107,7 +107,12 @@ _SEVERITY = (
 
 def _evaluate_sql(*, whole: bool, listed: bool) -> str:
     # Listed households: an alert of another household is not this evaluation's to clear.
-    only_listed = "AND a.household_id = ANY(CAST(:households AS uuid[]))" if listed else ""
+    # Their open alerts are found from the list through the open alerts' index, rather
+    # than every open alert of the district being compared with the list.
+    listed_from = "FROM unnest(CAST(:households AS uuid[])) AS listed(household_id)"
+    from_listed, only_listed = (
+        (listed_from, "AND a.household_id = listed.household_id") if listed else ("", "")
+    )
     return f"""
 {facts_query(evidence=True, whole=whole, listed=listed)}
 , w AS (SELECT * FROM f WHERE f.status = ANY(:watched))
@@ -131,7 +136,7 @@ def _evaluate_sql(*, whole: bool, listed: bool) -> str:
     RETURNING (xmax = 0) AS inserted
 )
 , cleared AS (
-    UPDATE monitoring.alert a SET cleared_at = now()
+    UPDATE monitoring.alert a SET cleared_at = now() {from_listed}
      WHERE a.{OPEN_PREDICATE} AND a.cleared_at IS NULL
        AND a.division_code BETWEEN :div_low AND :div_high {only_listed}
        AND NOT EXISTS (SELECT 1 FROM hits h WHERE h.household_id = a.household_id
@@ -188,6 +193,9 @@ async def evaluate(
     # request would otherwise race to clear what the other just refreshed.
     key = zlib.crc32(f"alerts:{plan.district_code}".encode())
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    # Planned for its values every time: a generic plan does not know how many households
+    # are listed (it guesses 100) and can pick joins that are ruinous for 10,000.
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     parameters = parameters_of(plan)
     params = {
         **facts_params(parameters, as_of, Scope(division_prefix(division))),

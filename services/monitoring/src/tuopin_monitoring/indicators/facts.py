@@ -120,8 +120,12 @@ def facts_query(
         if chunked
         else ""
     )
-    if listed:
-        keyset += " AND h.household_id = ANY(CAST(:households AS uuid[]))"
+    # Joined, not filtered with = ANY: a filter compares every row with the whole list.
+    listed_only = (
+        "JOIN unnest(CAST(:households AS uuid[])) AS listed(household_id) USING (household_id)"
+        if listed
+        else ""
+    )
     evidence_columns = _EVIDENCE_COLUMNS if evidence else ""
     evidence_facts = (
         ", mem.worsened_members, mem.out_of_school, prev.year AS prev_income_year,"
@@ -139,7 +143,7 @@ def facts_query(
     return f"""
 WITH hh AS MATERIALIZED (
     SELECT h.household_id, h.division_code, h.registered_year, h.lifted_out_year
-      FROM monitoring.household h
+      FROM monitoring.household h {listed_only}
      WHERE h.division_code BETWEEN :div_low AND :div_high {keyset}
 ),
 st AS (
