@@ -41,7 +41,9 @@ from tests.monitoring.conftest import (
     benefits_reached_by,
 )
 from tuopin_monitoring.benefits.client import benefits_client
+from tuopin_monitoring.main import create_app as create_monitoring
 from tuopin_monitoring.plans.models import PlanRow
+from tuopin_monitoring.settings import MonitoringSettings
 from tuopin_shared.contracts.auth import Permission, Role
 from tuopin_shared.kit.auth import mint_token
 from tuopin_shared.kit.settings import CommonSettings
@@ -405,3 +407,22 @@ async def test_a_benefits_service_that_hangs_delays_a_snapshot_by_the_deadline_o
     reason = "the benefits service did not answer within 0.5 s"
     assert snapshot["unavailable"] == {S3: reason, S6: reason, PER_PERSON: reason, S8: reason}
     assert elapsed < 5, elapsed
+
+
+@pytest.mark.parametrize(
+    ("tokens", "missing"),
+    [
+        ({"registry_token": "r"}, "MONITORING_BENEFITS_TOKEN"),
+        ({"benefits_token": "b"}, "MONITORING_REGISTRY_TOKEN"),
+    ],
+)
+async def test_production_does_not_start_without_either_service_token(
+    tokens: dict[str, str], missing: str
+) -> None:
+    production = CommonSettings(
+        environment="production", database_url="postgresql://db.invalid/x", jwt_secret="x" * 40
+    )
+    app = create_monitoring(common=production, settings=MonitoringSettings(**tokens))
+    with pytest.raises(RuntimeError, match=f"{missing} is required in production"):
+        async with app.router.lifespan_context(app):
+            pass
