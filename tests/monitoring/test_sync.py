@@ -250,3 +250,28 @@ def test_seed_plan_command(committing_database_url: str, monkeypatch: pytest.Mon
             await connection.close()
 
     assert asyncio.run(count()) == 38
+
+
+def test_take_snapshot_command_without_benefits_says_what_is_missing(
+    committing_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from tuopin_monitoring.commands import seed_plan, take_snapshot
+
+    monkeypatch.setenv("TUOPIN_DATABASE_URL", committing_database_url)
+    monkeypatch.setenv("MONITORING_BENEFITS_URL", "http://127.0.0.1:9")
+    runner = CliRunner()
+    seed = typer.Typer()
+    seed.command()(seed_plan)
+    assert runner.invoke(seed, ["--district", "510303", "--year", "2018"]).exit_code == 0
+    take = typer.Typer()
+    take.command()(take_snapshot)
+    taken = runner.invoke(take, ["--district", "510303", "--date", "2018-06-30"])
+    assert taken.exit_code == 0, taken.output
+    assert "at 2018-06-30:" in taken.output
+    assert (
+        "without pension_paid_on_behalf_share: the benefits service could not be reached"
+        " (ConnectError)"
+    ) in taken.output
