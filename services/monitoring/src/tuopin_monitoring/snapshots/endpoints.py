@@ -51,11 +51,16 @@ async def take_snapshot(
     plan = await visible_plan(session, principal, body.plan_id)
     if not principal.covers(plan.district_code):
         raise NotFound(f"plan {body.plan_id} not found")
+    district = plan.district_code
+    # End the read before waiting on the benefits service: no transaction stays open
+    # (and no connection stays taken) for as long as that service takes to answer.
+    await session.rollback()
     settings = request.app.state.settings
     as_of = body.as_of or today()
     benefits = await collect(
-        request.app.state.benefits, plan.district_code, as_of, settings.benefits_deadline_seconds
+        request.app.state.benefits, district, as_of, settings.benefits_deadline_seconds
     )
+    plan = await visible_plan(session, principal, body.plan_id)
     row = await service.take_in_session(
         session, plan, as_of, principal.subject, settings.snapshot_attempts, benefits
     )
