@@ -1,10 +1,10 @@
 """Keeping the projection current from the registry's change feed.
 
-Each page is applied set-based (one statement per table) in one transaction
-together with the new feed position, so a crash between pages loses nothing and
-repeats nothing. An advisory lock lets one syncer run at a time (the background
-loop of every replica, the ``tuopin monitoring-sync`` command). Every attempt is
-recorded, failed or not, because the dashboard reports how current it is.
+The page loop is the kit's (``tuopin_shared.kit.feed.follow``): each page applied
+set-based in one transaction with the new position, one follower at a time (the
+background loop of every replica, the ``tuopin monitoring-sync`` command). Every
+attempt is recorded here, failed or not, because the dashboard reports how
+current it is.
 
 The sync also notes which households its pages touched, so that the alert
 evaluation after it reads those households only (``Changed``).
@@ -13,7 +13,6 @@ evaluation after it reads those households only (``Changed``).
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,7 +25,17 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tuopin_shared.contracts.clock import CHINA_STANDARD_TIME
-from tuopin_shared.kit.feed import RegistryUnavailable, SyncResult, fetch_page
+from tuopin_shared.kit import feed
+from tuopin_shared.kit.feed import RegistryUnavailable, SyncResult
+
+__all__ = [
+    "Changed",
+    "RegistryUnavailable",
+    "SyncOutcome",
+    "current_position",
+    "sync_forever",
+    "sync_once",
+]
 
 FEED = "registry"
 _LOCK = zlib.crc32(b"tuopin-monitoring-sync")
@@ -135,13 +144,15 @@ _APPLY = {
     "household_status": _STATUS_HISTORY,
 }
 
-_MOVE = """
+PROJECTION_MOVE = """
 INSERT INTO monitoring.sync_state AS s (feed, position, events_applied, synced_at, attempted_at)
 VALUES ($1, $2, $3, now(), now())
 ON CONFLICT (feed) DO UPDATE SET position = EXCLUDED.position,
     events_applied = s.events_applied + EXCLUDED.events_applied,
     synced_at = now(), attempted_at = now()
 """
+
+PROJECTION_READ = "SELECT position FROM monitoring.sync_state WHERE feed = $1"
 
 _FAILED = """
 INSERT INTO monitoring.sync_state AS s (feed, attempted_at, failed_at, last_error)
@@ -231,6 +242,17 @@ def group_by_entity(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any
     return by_entity
 
 
+PROJECTION = feed.Projection(
+    lock=_LOCK,
+    read_position=PROJECTION_READ,
+    move_position=PROJECTION_MOVE,
+    # Households first: the other tables are read joined to them.
+    apply=_APPLY,
+    group=group_by_entity,
+    feed=FEED,
+)
+
+
 async def sync_once(
     engine: AsyncEngine,
     client: httpx.AsyncClient,
@@ -262,38 +284,23 @@ async def _sync(
     progress: Callable[[int], None] | None,
     changed: Changed,
 ) -> SyncResult:
-    events = pages = 0
-    while True:
-        async with engine.begin() as connection:
-            raw: Any = (await connection.get_raw_connection()).driver_connection
-            if not await raw.fetchval("SELECT pg_try_advisory_xact_lock($1)", _LOCK):
-                position = await current_position(engine)
-                return SyncResult(position, events, pages)  # another syncer is at work
-            position = (
-                await raw.fetchval(
-                    "SELECT position FROM monitoring.sync_state WHERE feed = $1", FEED
-                )
-                or "0"
-            )
-            page = await fetch_page(client, position, page_size)
-            by_entity = group_by_entity(page["items"])
-            touched = touched_households(by_entity)
-            if by_entity.get("member"):
-                members = [uuid.UUID(p["id"]) for p in by_entity["member"]]
-                touched.update(r[0] for r in await raw.fetch(_FORMER_HOUSEHOLDS, members))
-            # Households first: the other tables are read joined to them.
-            for entity, statement in _APPLY.items():
-                if by_entity.get(entity):
-                    await raw.execute(statement, json.dumps(by_entity[entity]))
-            await raw.execute(_MOVE, FEED, page["next_after"], len(page["items"]))
+    async def touched(raw: Any, by_entity: dict[str, list[dict[str, Any]]]) -> set[uuid.UUID]:
+        households = touched_households(by_entity)
+        if by_entity.get("member"):
+            members = [uuid.UUID(p["id"]) for p in by_entity["member"]]
+            households.update(r[0] for r in await raw.fetch(_FORMER_HOUSEHOLDS, members))
+        return households
+
+    return await feed.follow(
+        engine,
+        client,
+        PROJECTION,
+        page_size=page_size,
+        progress=progress,
+        before_apply=touched,
         # Only once the page is committed: a page rolled back changed nothing.
-        changed.add(touched)
-        events += len(page["items"])
-        pages += 1
-        if progress is not None:
-            progress(events)
-        if not page["has_more"]:
-            return SyncResult(page["next_after"], events, pages)
+        committed=changed.add,
+    )
 
 
 async def record_failure(engine: AsyncEngine, error: str) -> None:
@@ -303,12 +310,7 @@ async def record_failure(engine: AsyncEngine, error: str) -> None:
 
 
 async def current_position(engine: AsyncEngine) -> str:
-    async with engine.connect() as connection:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
-        value = await raw.fetchval(
-            "SELECT position FROM monitoring.sync_state WHERE feed = $1", FEED
-        )
-    return str(value or "0")
+    return await feed.position(engine, PROJECTION)
 
 
 async def sync_forever(
@@ -325,22 +327,14 @@ async def sync_forever(
     The changed households are kept until ``after_sync`` has returned: those of pages
     applied before a failed sync, or of a failed evaluation, go to the next round.
     """
-    backoff = interval
     changed = Changed()
+
+    async def sync_and_evaluate() -> SyncResult:
+        result = await sync_once(engine, client, page_size=page_size, changed=changed)
+        if changed and after_sync is not None:
+            await after_sync(result)
+        changed.clear()
+        return result
+
     async with client_factory() as client:
-        while True:
-            try:
-                result = await sync_once(engine, client, page_size=page_size, changed=changed)
-                if result.events:
-                    log.info("projection synced", events=result.events, position=result.position)
-                if changed and after_sync is not None:
-                    await after_sync(result)
-                changed.clear()
-                backoff = interval
-            except RegistryUnavailable as exc:
-                backoff = min(max(backoff * 2, 1.0), 300.0)
-                log.warning("registry unavailable; retrying", error=str(exc), retry_in=backoff)
-            except Exception:
-                backoff = min(max(backoff * 2, 1.0), 300.0)
-                log.exception("projection sync failed", retry_in=backoff)
-            await sleep(backoff)
+        await feed.follow_forever(sync_and_evaluate, interval, log, sleep)
