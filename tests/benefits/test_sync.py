@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from tests.conftest import _dsn, client_for
 from tests.registry.conftest import AIYE, AIYE_V1, DISTRICT, household_body, member_body
+from tuopin_benefits.main import create_app
 from tuopin_benefits.projection.sync import RegistryUnavailable, current_position, sync_once
 from tuopin_benefits.settings import BenefitsSettings
 from tuopin_registry.main import create_app as create_registry
@@ -186,3 +187,13 @@ async def test_one_syncer_at_a_time(registry: tuple[FastAPI, CommonSettings], en
             finally:
                 await raw.execute("SELECT pg_advisory_unlock($1)", SYNC_LOCK)
         await sync_until(engine, feed, 2)
+
+
+async def test_production_does_not_start_without_the_registry_token() -> None:
+    production = CommonSettings(
+        environment="production", database_url="postgresql://db.invalid/x", jwt_secret="x" * 40
+    )
+    app = create_app(common=production, settings=BenefitsSettings())
+    with pytest.raises(RuntimeError, match="BENEFITS_REGISTRY_TOKEN is required in production"):
+        async with app.router.lifespan_context(app):
+            pass

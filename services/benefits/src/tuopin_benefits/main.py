@@ -60,8 +60,12 @@ def create_app(
         async with kit_lifespan(app):
             task = None
             if settings.sync_interval_seconds > 0:
-                from tuopin_benefits.projection.feed import client_factory
+                from tuopin_benefits.projection.feed import client_factory, feed_token
                 from tuopin_benefits.projection.sync import sync_forever
+
+                # Resolved now: in production a missing token stops the start
+                # instead of the background sync dying unseen.
+                feed_token(common, settings)
 
                 task = asyncio.create_task(
                     sync_forever(
