@@ -1,6 +1,6 @@
 """Settlements of one patient at the same moment never compute on the same sums:
-a settlement is stored only if the patient's year-to-date row is still at the
-version it read, and one that lost that race is computed again holding the row.
+a settlement is stored only if the patient's year-to-date sums are still the
+ones it read, and one that lost that race is computed again holding the row.
 
 These need real commits (a request that waits for another's lock sees what the
 other committed), so they run on a database of their own, through the app with
@@ -21,7 +21,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from tests.benefits.conftest import DISTRICT
 from tests.benefits.test_settlements import INSTITUTION, PATH, add_patient, claim_body, key, split
@@ -170,34 +170,44 @@ async def post(app: FastAPI, body: dict[str, Any]) -> Any:
         return await client.post(PATH, json=body, headers={**headers(app), **key()})
 
 
-async def waiting_for_a_lock(engine: AsyncEngine) -> None:
-    """Return once some session of this database waits for a lock."""
+async def holding(transaction_of: AsyncConnection) -> str:
+    """The id of the transaction this connection is in (one that has written)."""
+    return str(await transaction_of.scalar(text("SELECT pg_current_xact_id()::text")))
+
+
+async def blocked_by(engine: AsyncEngine, xid: str) -> None:
+    """Return once some session waits for the transaction ``xid`` to end.
+
+    The lock table is read live (unlike pg_stat_activity, which a transaction
+    reads once), and waiting for this transaction, not any, tells which of the
+    settlement's statements has reached its write.
+    """
     async with engine.connect() as connection:
         for _ in range(500):
             waiting = await connection.scalar(
                 text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                    " AND locktype = 'transactionid' AND transactionid::text = :xid"
+                ),
+                {"xid": xid},
             )
             if waiting:
                 return
             await asyncio.sleep(0.01)
-    raise AssertionError("the settlement never waited for the row held by the other session")
+    raise AssertionError(f"the settlement never waited for transaction {xid}")
 
 
 _MOVE_SUMS = text(
     "UPDATE benefits.medical_year_to_date y"
-    "   SET basic_paid = y.basic_paid + 50000, settlements = y.settlements + 1,"
-    "       version = y.version + 1"
+    "   SET basic_paid = y.basic_paid + 50000, settlements = y.settlements + 1"
     "  FROM benefits.person p"
     " WHERE p.member_id = y.person_id AND p.resident_id = :rid AND y.year = 2020"
 )
 
 _FIRST_SUMS = text(
     "INSERT INTO benefits.medical_year_to_date"
-    " (person_id, year, basic_paid, settlements, version)"
-    " SELECT member_id, 2020, 50000, 1, 1 FROM benefits.person WHERE resident_id = :rid"
+    " (person_id, year, basic_paid, settlements)"
+    " SELECT member_id, 2020, 50000, 1 FROM benefits.person WHERE resident_id = :rid"
 )
 
 
@@ -217,8 +227,9 @@ async def test_a_settlement_whose_sums_moved_before_its_write_is_computed_again(
     async with engine.connect() as other:
         transaction = await other.begin()
         await other.execute(_MOVE_SUMS if before else _FIRST_SUMS, {"rid": resident_id})
+        xid = await holding(other)
         settling = asyncio.create_task(post(app, claim_body(resident_id)))
-        await waiting_for_a_lock(engine)
+        await blocked_by(engine, xid)
         await transaction.commit()
     response = await settling
 
@@ -238,6 +249,24 @@ async def test_a_settlement_whose_sums_moved_before_its_write_is_computed_again(
     }
 
 
+_RENAME_CLAIM = text("UPDATE benefits.medical_settlement SET claim_number = :n WHERE id = :id")
+
+
+async def ledger_rows(engine: AsyncEngine, resident_id: str) -> int:
+    async with engine.connect() as connection:
+        return int(
+            await connection.scalar(
+                text(
+                    "SELECT count(*) FROM benefits.medical_year_to_date y"
+                    " JOIN benefits.person p ON p.member_id = y.person_id"
+                    " WHERE p.resident_id = :rid"
+                ),
+                {"rid": resident_id},
+            )
+            or 0
+        )
+
+
 async def test_a_claim_number_committed_between_read_and_write_gives_that_answer(
     app: FastAPI, engine: AsyncEngine
 ) -> None:
@@ -249,25 +278,92 @@ async def test_a_claim_number_committed_between_read_and_write_gives_that_answer
     # with other figures) while this one reads and computes.
     async with engine.connect() as other:
         transaction = await other.begin()
-        await other.execute(
-            text("UPDATE benefits.medical_settlement SET claim_number = :n WHERE id = :id"),
-            {"n": contested, "id": settled["id"]},
-        )
+        await other.execute(_RENAME_CLAIM, {"n": contested, "id": settled["id"]})
+        xid = await holding(other)
         settling = asyncio.create_task(post(app, claim_body(another, claim_number=contested)))
-        await waiting_for_a_lock(engine)
+        await blocked_by(engine, xid)
         await transaction.commit()
     response = await settling
 
     # The same claim number with other figures: refused, and nothing of it kept.
     assert response.status_code == 409, response.text
     assert response.json()["errors"][0]["field"] == "claim_number"
-    async with engine.connect() as connection:
-        kept = await connection.scalar(
+    assert await ledger_rows(engine, another) == 0
+
+
+async def test_a_claim_number_committed_while_the_recomputation_holds_the_row(
+    app: FastAPI, engine: AsyncEngine
+) -> None:
+    patient, someone = await new_patient(engine, status="monitored"), await new_patient(engine)
+    await post(app, claim_body(patient))
+    settled = (await post(app, claim_body(someone))).json()
+    contested = f"ZY-again-{settled['id'][:8]}"
+    body = claim_body(patient, claim_number=contested)
+    before = await ledger(engine, patient)
+
+    # Two requests in flight: one moving this patient's sums, one committing the
+    # same claim number. The settlement loses the race for the sums, is
+    # recomputed holding the patient's row, and meets the claim number there.
+    async with engine.connect() as sums, engine.connect() as claim:
+        moving, claiming = await sums.begin(), await claim.begin()
+        await sums.execute(_MOVE_SUMS, {"rid": patient})
+        await claim.execute(_RENAME_CLAIM, {"n": contested, "id": settled["id"]})
+        sums_xid, claim_xid = await holding(sums), await holding(claim)
+        settling = asyncio.create_task(post(app, body))
+        await blocked_by(engine, sums_xid)
+        await moving.commit()
+        await blocked_by(engine, claim_xid)
+        await claiming.commit()
+    response = await settling
+
+    assert response.status_code == 409, response.text
+    assert response.json()["errors"][0]["field"] == "claim_number"
+    after = await ledger(engine, patient)
+    assert after["basic_paid"] == before["basic_paid"] + Decimal("50000.00")  # the other's only
+    assert after["settlements"] == before["settlements"] + 1
+
+
+async def test_a_key_committed_between_read_and_write_gives_that_answer(
+    app: FastAPI, engine: AsyncEngine
+) -> None:
+    one, another = await new_patient(engine), await new_patient(engine)
+    taken = key()
+    first = await post_with(app, claim_body(one), taken)
+    assert first.status_code == 201, first.text
+
+    # The same key, meanwhile being committed for this institution by the
+    # request it belongs to, is in the settlement's write.
+    async with engine.connect() as other:
+        transaction = await other.begin()
+        await other.execute(
             text(
-                "SELECT count(*) FROM benefits.medical_year_to_date y"
-                " JOIN benefits.person p ON p.member_id = y.person_id"
-                " WHERE p.resident_id = :rid"
+                "UPDATE benefits.medical_idempotency_key SET key = :new"
+                " WHERE owner = :owner AND key = :old"
             ),
-            {"rid": another},
+            {
+                "new": "meanwhile-" + taken["Idempotency-Key"],
+                "owner": f"institution:{INSTITUTION}",
+                "old": taken["Idempotency-Key"],
+            },
         )
-    assert kept == 0
+        xid = await holding(other)
+        settling = asyncio.create_task(
+            post_with(
+                app,
+                claim_body(another),
+                {"Idempotency-Key": "meanwhile-" + taken["Idempotency-Key"]},
+            )
+        )
+        await blocked_by(engine, xid)
+        await transaction.commit()
+    response = await settling
+
+    # The key with another request: refused, and nothing of it kept.
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert await ledger_rows(engine, another) == 0
+
+
+async def post_with(app: FastAPI, body: dict[str, Any], idempotency: dict[str, str]) -> Any:
+    async with client_for(app) as client:
+        return await client.post(PATH, json=body, headers={**headers(app), **idempotency})

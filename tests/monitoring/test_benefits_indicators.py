@@ -368,6 +368,31 @@ async def test_a_token_benefits_refuses_is_a_reason_not_a_500(
     assert snapshot["unavailable"] == {S3: medical, S6: runs, PER_PERSON: runs, S8: runs}
 
 
+async def test_an_answer_that_is_not_json_is_a_reason_not_a_500(
+    client: AsyncClient,
+    monitoring_app: FastAPI,
+    common_settings: CommonSettings,
+    plan: PlanRow,
+    projection: Projection,
+    officer: dict[str, str],
+) -> None:
+    # What stands between the services (a proxy's error page sent with 200), not benefits.
+    def proxy_page(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, text="<html>gateway</html>", headers={"content-type": "text/html"}
+        )
+
+    garbled = benefits_client(
+        common_settings, monitoring_app.state.settings, transport=httpx.MockTransport(proxy_page)
+    )
+    await projection.synced()
+    async with benefits_reached_by(monitoring_app, garbled):
+        snapshot = await take_snapshot(client, plan, officer)
+    medical = "the benefits service answered /v1/stats/medical with no JSON"
+    runs = medical.replace("medical", "entitlements")
+    assert snapshot["unavailable"] == {S3: medical, S6: runs, PER_PERSON: runs, S8: runs}
+
+
 async def test_a_benefits_service_that_hangs_delays_a_snapshot_by_the_deadline_only(
     client: AsyncClient,
     monitoring_app: FastAPI,

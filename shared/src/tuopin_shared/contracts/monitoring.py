@@ -347,8 +347,7 @@ class SnapshotValue(BaseModel):
     numerator: Decimal
     denominator: Decimal | None
     value: Decimal | None = Field(
-        description="Percent for shares, the count for counts, the amount per person for"
-        " averages."
+        description="Percent for shares, the count for counts, the amount per person for averages."
     )
 
 

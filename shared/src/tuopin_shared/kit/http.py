@@ -17,6 +17,11 @@ Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 # For endpoints that only read (and at most append an audit row): autocommit.
 ReadDatabase = Annotated[Reads, Depends(get_reads)]
 
+# For writes that are one statement each, atomic on their own (and that open a
+# transaction themselves where they need one): the same autocommit connection,
+# under a name that does not say "read".
+Autocommit = Annotated[Reads, Depends(get_reads)]
+
 IfMatch = Annotated[
     str | None,
     Header(

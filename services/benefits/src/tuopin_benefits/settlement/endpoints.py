@@ -29,12 +29,8 @@ from tuopin_shared.contracts.pages import Page
 from tuopin_shared.kit import audit
 from tuopin_shared.kit.auth import Principal, require_roles
 from tuopin_shared.kit.errors import NotFound, Unprocessable, field_error, problem_responses
-from tuopin_shared.kit.http import ReadDatabase, Session
+from tuopin_shared.kit.http import Autocommit, ReadDatabase, Session
 from tuopin_shared.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
-
-# A settlement is two statements that each commit on their own (see
-# settlement.repository), not a request-long transaction.
-Statements = ReadDatabase
 
 router = APIRouter(prefix="/v1/medical", tags=["medical"])
 stats_router = APIRouter(prefix="/v1/stats", tags=["stats"])
@@ -102,7 +98,9 @@ def _shown(settlement: Settlement, principal: Principal) -> Settlement:
 async def create_settlement(
     body: SettlementClaim,
     request: Request,
-    database: Statements,
+    # Two statements that each commit on their own (see settlement.repository),
+    # not a request-long transaction.
+    database: Autocommit,
     principal: Settler,
     idempotency_key: IdempotencyKey,
 ) -> Response:
@@ -125,7 +123,7 @@ async def create_settlement(
       a correction is a reversal plus a claim under a new number.
     """
     answer = await service.settle(database, principal, body, idempotency_key, _request_id(request))
-    if answer.replayed and principal.can_see_pii:
+    if answer.replayed and principal.can_see_pii:  # no connection taken otherwise
         async with database.connection() as connection:
             await _record_pii_read(connection, request, principal, answer.settlement_id)
     return _answer(answer, principal)

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import (
     CHAR,
-    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -131,9 +130,9 @@ class MedicalYearToDateRow(Base):
     """A person's sums for one year from the settlements not reversed.
 
     Also what keeps two settlements of the same patient from being computed on
-    the same sums: a settlement is stored only if ``version`` is still the one
-    it read (and a settlement that lost that race, or a reversal, locks the row
-    first).
+    the same sums: a settlement is stored only if the sums are still the ones it
+    was computed on (and a settlement that lost that race, or a reversal, locks
+    the row first).
     """
 
     __tablename__ = "medical_year_to_date"
@@ -151,7 +150,6 @@ class MedicalYearToDateRow(Base):
     critical_illness_paid: Mapped[Decimal] = mapped_column(AMOUNT, server_default="0")
     assistance_paid: Mapped[Decimal] = mapped_column(AMOUNT, server_default="0")
     settlements: Mapped[int] = mapped_column(Integer, server_default="0")
-    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

@@ -1,11 +1,11 @@
 """Queries of the settlement package.
 
 A settlement is two statements, each committing on its own: one that reads the
-patient, the policy in force, the patient's year-to-date sums with their
-version and any earlier use of the key or claim number; and one that stores the
-settlement, the key, the ledger's new sums and the audit row together, but only
-if the sums are still at the version read. Between them the rules run in
-Python without any lock held. When another settlement of the same patient
+patient, the policy in force, the patient's year-to-date sums and any earlier
+use of the key or claim number; and one that stores the settlement, the key,
+the ledger's new sums and the audit row together, but only if the sums are
+still the ones read. Between them the rules run in Python without any lock
+held. When another settlement of the same patient
 moved the sums in between, nothing is stored and the settlement is computed
 again, this time inside a transaction holding the patient's row. The round
 trips, not the arithmetic, are what a settlement costs: two instead of four.
@@ -72,9 +72,8 @@ REGISTERED_POOR_STATUSES = (
 # status change effective by then; a household without any history in the
 # projection has only its current status to go on), the policy set in force for
 # their district and the discharge year (its medical section as text: parsed
-# only the first time a version is seen), the patient's year-to-date sums and
-# their version (none yet: zero at version 0), and the earlier use of this key
-# and claim number. Reads only.
+# only the first time a version is seen), the patient's year-to-date sums (none
+# yet: zero), and the earlier use of this key and claim number. Reads only.
 _READ_SETTLEMENT = _Numbered.of(
     """
 WITH patient AS (
@@ -99,7 +98,7 @@ WITH patient AS (
      LIMIT 1
 ), ledger AS (
     SELECT y.basic_paid, y.critical_illness_self_pay_base, y.critical_illness_paid,
-           y.assistance_paid, y.version
+           y.assistance_paid
       FROM benefits.medical_year_to_date y, patient
      WHERE y.person_id = patient.member_id AND y.year = CAST(:year AS integer)
 ), used_key AS (
@@ -119,7 +118,6 @@ SELECT patient.*, policy.id AS policy_set_id, policy.district_code AS policy_dis
        coalesce(ledger.critical_illness_self_pay_base, 0) AS critical_illness_self_pay_base,
        coalesce(ledger.critical_illness_paid, 0) AS critical_illness_paid,
        coalesce(ledger.assistance_paid, 0) AS assistance_paid,
-       coalesce(ledger.version, 0) AS ledger_version,
        used_key.operation AS key_operation, used_key.request_hash AS key_request_hash,
        used_key.status_code AS key_status_code, used_key.settlement_id AS key_settlement_id,
        CASE used_key.operation WHEN 'settle' THEN used_key.response_body
@@ -138,7 +136,7 @@ SELECT patient.*, policy.id AS policy_set_id, policy.district_code AS policy_dis
 
 @dataclass(frozen=True)
 class Prepared:
-    """Everything a settlement needs read, and the version of the sums it read."""
+    """Everything a settlement needs read, the patient's year-to-date sums included."""
 
     row: Mapping[Any, Any]
 
@@ -183,7 +181,7 @@ _LOCK_LEDGER_FOR_SETTLEMENT = """
 WITH patient AS (SELECT member_id FROM benefits.person WHERE resident_id = $1)
 INSERT INTO benefits.medical_year_to_date AS y (person_id, year)
 SELECT member_id, $2 FROM patient
-ON CONFLICT (person_id, year) DO UPDATE SET version = y.version
+ON CONFLICT (person_id, year) DO UPDATE SET settlements = y.settlements
 """
 
 
@@ -191,21 +189,24 @@ async def lock_ledger_for_settlement(driver: Any, lookup: Lookup) -> None:
     await driver.execute(_LOCK_LEDGER_FOR_SETTLEMENT, lookup.resident_id, lookup.discharged_on.year)
 
 
-# The ledger moves first and only from the version read: if another settlement
-# moved it meanwhile, nothing below is written (the settlement and its key
-# insert from the ledger's RETURNING). A row not there yet is inserted at
-# version 1; two first settlements at once both insert, and the loser meets
-# the winner's row at version 1, not the 0 it read. A claim number or key
-# committed meanwhile by another request fails the whole statement on its
-# unique constraint: nothing is written and the caller reads again.
+# The ledger moves first and only from the sums read: if another settlement
+# moved them meanwhile, nothing below is written (the settlement and its key
+# insert from the ledger's RETURNING). The sums themselves are compared, not a
+# version number: a settlement computed on sums equal to the current ones is
+# right however they came to be (a settlement and its reversal in between), and
+# nothing that changes them can slip past. A row not there yet is inserted; two
+# first settlements at once both insert, and the loser meets the winner's sums,
+# not the zeros it read. A claim number or key committed meanwhile by another
+# request fails the whole statement on its unique constraint: nothing is
+# written and the caller reads again.
 _STORE_SETTLEMENT = _Numbered.of(
     """
 WITH ledger AS (
     INSERT INTO benefits.medical_year_to_date AS y (
         person_id, year, basic_paid, critical_illness_self_pay_base, critical_illness_paid,
-        assistance_paid, settlements, version)
+        assistance_paid, settlements)
     VALUES (:person_id, :year, :basic_insurance, :critical_illness_base_added,
-            :critical_illness, :medical_assistance, 1, 1)
+            :critical_illness, :medical_assistance, 1)
     ON CONFLICT (person_id, year) DO UPDATE
        SET basic_paid = y.basic_paid + excluded.basic_paid,
            critical_illness_self_pay_base =
@@ -213,9 +214,11 @@ WITH ledger AS (
            critical_illness_paid = y.critical_illness_paid + excluded.critical_illness_paid,
            assistance_paid = y.assistance_paid + excluded.assistance_paid,
            settlements = y.settlements + 1,
-           version = y.version + 1,
            updated_at = now()
-     WHERE y.version = CAST(:ledger_version AS bigint)
+     WHERE y.basic_paid = CAST(:read_basic_paid AS numeric)
+       AND y.critical_illness_self_pay_base = CAST(:read_critical_illness_self_pay_base AS numeric)
+       AND y.critical_illness_paid = CAST(:read_critical_illness_paid AS numeric)
+       AND y.assistance_paid = CAST(:read_assistance_paid AS numeric)
     RETURNING 1
 ), settlement AS (
     INSERT INTO benefits.medical_settlement (
@@ -256,7 +259,7 @@ KEY_TAKEN = "pk_medical_idempotency_key"
 
 
 async def store_settlement(driver: Any, values: Mapping[Any, Any]) -> bool:
-    """Store a settlement computed from the sums at ``ledger_version``.
+    """Store a settlement computed on the year-to-date sums ``read_*``.
 
     False when the sums moved meanwhile: nothing was written. Raises asyncpg's
     UniqueViolationError (constraint CLAIM_NUMBER_TAKEN or KEY_TAKEN) when the
@@ -344,7 +347,6 @@ WITH reversed AS (
            critical_illness_paid = :critical_illness_paid,
            assistance_paid = :assistance_paid,
            settlements = settlements - 1,
-           version = version + 1,
            updated_at = now()
      WHERE person_id = :person_id AND year = :year AND EXISTS (SELECT 1 FROM reversed)
     RETURNING 1

@@ -1,8 +1,10 @@
 """One-stop medical settlement around the pure rules: who the patient is, which
 policy applies, the year-to-date ledger, idempotency, reversal and reads.
 
-Services only flush; the request's unit of work commits. Every write here is
-whole or nothing: a refused request raises and the transaction is rolled back.
+Every write here is whole or nothing. A settlement is stored by one statement
+that commits on its own (see ``repository``); a reversal runs in the request's
+unit of work, which commits when the endpoint returns. A refused request raises
+and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -173,11 +175,24 @@ async def settle(
     )
     async with database.connection() as connection:
         driver = await kit_database.driver(connection)
-        answer = await attempt.run(driver)
-        if answer is None:
-            async with driver.transaction():
-                await repository.lock_ledger_for_settlement(driver, attempt.lookup)
-                answer = await attempt.run(driver)
+        try:
+            answer = await attempt.run(driver)
+            if answer is None:
+                async with driver.transaction():
+                    await repository.lock_ledger_for_settlement(driver, attempt.lookup)
+                    answer = await attempt.run(driver)
+        except UniqueViolationError as exc:
+            if exc.constraint_name not in (repository.CLAIM_NUMBER_TAKEN, repository.KEY_TAKEN):
+                raise
+            # The claim number or key was committed by another request since the
+            # read (the failed statement, or the transaction around it, wrote
+            # nothing): read again, and that request's answer, or a refusal, is
+            # this one's.
+            answer = _replay(
+                await repository.read_settlement(driver, attempt.lookup), attempt.digest
+            )
+            if answer is None:
+                raise RuntimeError("a unique conflict with nothing behind it") from exc
         if answer is None:
             raise RuntimeError("the patient's year-to-date row moved while locked")
         return answer
@@ -204,41 +219,35 @@ class _Attempt:
         )
 
     async def run(self, driver: Any) -> Answer | None:
-        """The answer, or None when the patient's sums moved between read and write."""
+        """The answer, or None when the patient's sums moved between read and write.
+
+        Raises UniqueViolationError when the claim number or key was committed by
+        another request between read and write.
+        """
         prepared = await repository.read_settlement(driver, self.lookup)
         replay = _replay(prepared, self.digest)
         if replay is not None:
             return replay
         _refuse_patient(prepared, self.claim)
         values = _settlement_values(prepared, self.claim, self.principal, self.digest)
-        try:
-            stored = await repository.store_settlement(
-                driver,
-                {
-                    **values,
-                    "ledger_version": prepared["ledger_version"],
-                    "owner": self.owner,
-                    "key": self.key,
-                    "actor": self.principal.subject,
-                    "roles": ",".join(sorted(self.principal.roles)),
-                    "request_id": self.request_id,
-                    "audit_details": json.dumps(
-                        {
-                            "institution_code": self.claim.institution_code,
-                            "claim_number": self.claim.claim_number,
-                        }
-                    ),
-                },
-            )
-        except UniqueViolationError as exc:
-            if exc.constraint_name not in (repository.CLAIM_NUMBER_TAKEN, repository.KEY_TAKEN):
-                raise
-            # The claim number or key was committed by another request since
-            # the read: read again, and its answer (or a refusal) is this one's.
-            replay = _replay(await repository.read_settlement(driver, self.lookup), self.digest)
-            if replay is None:
-                raise RuntimeError("a unique conflict with nothing behind it") from exc
-            return replay
+        stored = await repository.store_settlement(
+            driver,
+            {
+                **values,
+                **{f"read_{name}": prepared[name] for name in repository.LEDGER_FIELDS},
+                "owner": self.owner,
+                "key": self.key,
+                "actor": self.principal.subject,
+                "roles": ",".join(sorted(self.principal.roles)),
+                "request_id": self.request_id,
+                "audit_details": json.dumps(
+                    {
+                        "institution_code": self.claim.institution_code,
+                        "claim_number": self.claim.claim_number,
+                    }
+                ),
+            },
+        )
         if not stored:
             return None
         SETTLEMENTS.labels(outcome="settled").inc()
@@ -251,7 +260,7 @@ def _settlement_values(
     principal: Principal,
     digest: str,
 ) -> dict[str, Any]:
-    """The settlement's columns, its answer included, from the claim and the locked sums."""
+    """The settlement's columns, its answer included, from the claim and the sums read."""
     figures = _parameters(prepared)
     registered_poor = prepared["household_status"] in repository.REGISTERED_POOR_STATUSES
     before = rules.YearToDate(**repository.ledger_values(prepared.row))

@@ -84,7 +84,11 @@ async def _get(client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> 
         raise StatisticsUnavailable(
             f"the benefits service refused {path}: {response.status_code} {_detail(response)}"
         )
-    return response.json()
+    try:
+        return response.json()
+    except ValueError as exc:
+        # A proxy's error page with a 200, a truncated body: unavailable, not a 500.
+        raise StatisticsUnavailable(f"the benefits service answered {path} with no JSON") from exc
 
 
 def _detail(response: httpx.Response) -> str:

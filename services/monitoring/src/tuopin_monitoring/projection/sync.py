@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tuopin_shared.contracts.clock import CHINA_STANDARD_TIME
 from tuopin_shared.kit import feed
+from tuopin_shared.kit.database import driver
 from tuopin_shared.kit.feed import RegistryUnavailable, SyncResult
 
 __all__ = [
@@ -305,8 +306,7 @@ async def _sync(
 
 async def record_failure(engine: AsyncEngine, error: str) -> None:
     async with engine.begin() as connection:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
-        await raw.execute(_FAILED, FEED, error[:2000])
+        await (await driver(connection)).execute(_FAILED, FEED, error[:2000])
 
 
 async def current_position(engine: AsyncEngine) -> str:
