@@ -1,6 +1,6 @@
 """The alert evaluation after a sync reads the households the sync changed, and only
 them: a household the feed did not touch is neither re-evaluated nor cleared; the full
-evaluation (on demand, `evaluate-alerts`) still sees every household.
+evaluation (daily, on demand, `evaluate-alerts`) still sees every household.
 
 Driven through the real registry: its API writes, its feed carries the changes.
 """
@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from tests.conftest import client_for
 from tests.monitoring.conftest import V1, feed_client, fetch, headers, sync_all
 from tests.registry.conftest import DISTRICT, household_body, member_body
-from tuopin_monitoring.jobs import evaluate_changed, evaluate_current_plans
+from tuopin_monitoring.jobs import (
+    evaluate_changed,
+    evaluate_current_plans,
+    evaluate_daily,
+    seconds_until_daily_pass,
+)
 from tuopin_monitoring.plans import service as plans
 from tuopin_monitoring.projection.sync import SyncOutcome, sync_forever
 from tuopin_shared.contracts.auth import Role
@@ -200,3 +207,63 @@ async def test_households_of_pages_applied_before_a_failed_sync_are_evaluated_af
     # second evaluated it together with the households of its own pages.
     assert rounds == 2
     assert seen == [frozenset(created)]
+
+
+@pytest.mark.parametrize(
+    ("now", "seconds"),
+    [
+        # 00:04:59 in China: one second to go.
+        (datetime(2020, 6, 30, 16, 4, 59, tzinfo=UTC), 1),
+        # 00:05 exactly has just run: the next is tomorrow's.
+        (datetime(2020, 6, 30, 16, 5, tzinfo=UTC), 24 * 3600),
+        # Noon in China (04:00 UTC): twelve hours and five minutes.
+        (datetime(2020, 7, 1, 4, 0, tzinfo=UTC), 12 * 3600 + 300),
+    ],
+)
+def test_the_daily_pass_comes_just_after_midnight_in_china(now: datetime, seconds: int) -> None:
+    assert seconds_until_daily_pass(now) == seconds
+
+
+async def test_the_daily_pass_finds_what_no_sync_brought(
+    apps: tuple[FastAPI, FastAPI, CommonSettings],
+) -> None:
+    registry, monitoring, common = apps
+    engine = monitoring.state.engine
+    year = today().year
+    async with monitoring.state.sessionmaker() as session:
+        if not await session.scalar(
+            text("SELECT count(*) FROM monitoring.plan WHERE year = :y"), {"y": year}
+        ):
+            await plans.create_plan(
+                session, PlanInput(district_code=DISTRICT, year=year, name="this year"), "test"
+            )
+            await session.commit()
+    edge: dict[str, Any] = {"division": V1, "status": "monitored", "registered_year": None}
+    async with client_for(registry) as api:
+        created = await api.post(
+            "/v1/households",
+            json=household_body(members=[member_body(**WORKING)], **edge),
+            headers=headers(common, Role.admin),
+        )
+        assert created.status_code == 201, created.text
+        household = uuid.UUID(created.json()["id"])
+        async with feed_client(registry, common) as feed:
+            await sync_all(monitoring, feed)
+    # A condition no feed event brings (in the projection itself: the member stopped working).
+    async with engine.begin() as connection:
+        raw: Any = (await connection.get_raw_connection()).driver_connection
+        await raw.execute(
+            "UPDATE monitoring.person SET employment_status = 'unemployed' WHERE household_id = $1",
+            household,
+        )
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await evaluate_daily(engine, sleep, lambda: datetime(2020, 6, 30, 16, 0, tzinfo=UTC))
+    assert waits == [300, 300]
+    assert (household, "no_employed_member") in await open_alerts(monitoring)

@@ -84,8 +84,12 @@ def create_app(
             # Both tokens are resolved now: in production a missing one stops the start
             # instead of the first sync or snapshot failing later.
             app.state.benefits = benefits_client(common, settings)
-            task = None
+            task = daily = None
             try:
+                if settings.evaluate_daily:
+                    from tuopin_monitoring.jobs import evaluate_daily
+
+                    daily = asyncio.create_task(evaluate_daily(app.state.engine))
                 if settings.sync_interval_seconds > 0:
                     from tuopin_monitoring.jobs import evaluate_changed
                     from tuopin_monitoring.projection.sync import sync_forever
@@ -105,10 +109,11 @@ def create_app(
                     )
                 yield
             finally:
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                for background in (task, daily):
+                    if background is not None:
+                        background.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await background
                 await app.state.benefits.aclose()
 
     app.router.lifespan_context = lifespan

@@ -55,6 +55,11 @@ class MonitoringSettings(ServiceSettings):
     evaluate_after_sync: bool = Field(
         default=True, description="Evaluate the alert rules after each sync that applied changes."
     )
+    evaluate_daily: bool = Field(
+        default=True,
+        description="Evaluate the alert rules for every household once a day, at 00:05 in China"
+        " (rules that change with the date alone).",
+    )
     dev_division: str = Field(
         default="510303", description="Division of the development feed token (the demo's)."
     )
