@@ -6,13 +6,13 @@ import csv
 import io
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tuopin_registry.imports import vocabulary
+from tuopin_registry.imports import service, vocabulary
 from tuopin_registry.imports.parsing import (
     COLUMNS,
     ENUMERATED,
@@ -322,6 +322,29 @@ def test_csv_rows_keep_spreadsheet_numbers_and_skip_blank_rows(tmp_path: Path) -
     ]
     # Counted by line breaks: an upper bound when a cell holds one.
     assert estimate_rows(ledger) == 5
+
+
+def test_a_file_is_read_in_batches_that_add_up_to_reading_it_whole(tmp_path: Path) -> None:
+    # Rows are parsed a few hundred at a time into larger batches for COPY; nothing
+    # may be lost, repeated or moved at either boundary.
+    people = [make_resident_id("510303", date(1950, 1, 1) + timedelta(n), 1) for n in range(1_234)]
+    rows = [[good(resident_id=person).get(c, "") for c in ENGLISH] for person in people]
+    for bad in (0, 499, 500, 999, 1_000, 1_233):
+        rows[bad][ENGLISH.index("months_worked")] = "13"
+    ledger = write(tmp_path, "l.csv", csv_text([ENGLISH, *rows]).encode())
+    layout = match_headers(ENGLISH)
+    reader = open_ledger(ledger)
+    try:
+        batches = list(service._batches(reader, RowParser(layout, TODAY), 1_000))
+    finally:
+        reader.close()
+    whole, errors = RowParser(layout, TODAY).parse_batch(rows_of(ledger))
+    assert [len(batch.columns[0]) for batch in batches] == [1_000, 234]
+    assert [
+        [*first, *second] for first, second in zip(*(b.columns for b in batches), strict=True)
+    ] == whole
+    assert [e for b in batches for e in b.errors] == errors
+    assert [e.row for e in errors] == [2, 501, 502, 1_001, 1_002, 1_235]
 
 
 def test_gb18030_csv_is_read(tmp_path: Path) -> None:
