@@ -79,6 +79,15 @@ async def follow(
         assert response.status_code == 200, response.text
         page = response.json()
         events.extend(page["items"])
+        # The next page's address is in a Link header too, readable before the body.
+        next_link = response.links.get("next")
+        if page["has_more"]:
+            assert next_link is not None
+            assert next_link["url"] == (f"/v1/changes?after={page['next_after']}&limit={limit}"), (
+                next_link
+            )
+        else:
+            assert next_link is None
         after = page["next_after"]
         if not page["has_more"]:
             return events, after

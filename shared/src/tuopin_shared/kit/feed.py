@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 import stamina
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -53,7 +54,9 @@ async def fetch_page(client: httpx.AsyncClient, after: str, limit: int) -> dict[
         if response.status_code != 200:
             # 4xx will not get better by retrying: a wrong token or scope is a setup error.
             raise RuntimeError(f"registry refused the feed: {response.status_code} {response.text}")
-        page: dict[str, Any] = response.json()
+        # A page is thousands of events: orjson parses it several times faster
+        # than the standard library, and catching up is mostly parsing.
+        page: dict[str, Any] = orjson.loads(response.content)
         return page
 
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -29,7 +30,12 @@ async def list_changes(
     ] = "0",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
 ) -> Response:
-    """Events after a position, oldest first; follow `next_after` until `has_more` is false."""
+    """Events after a position, oldest first; follow `next_after` until `has_more` is false.
+
+    While there is more, a `Link` header (RFC 8288, `rel="next"`) gives the next
+    page's address, so a client catching up can ask for it before it has read
+    this page's body.
+    """
     try:
         position = repository.parse_position(after)
     except ValueError as exc:
@@ -40,7 +46,7 @@ async def list_changes(
         page = await repository.read_page(
             connection, position, limit, principal.division, unmasked=principal.can_see_pii
         )
-        if principal.can_see_pii and page.items_json:
+        if principal.can_see_pii and page.count:
             await record(
                 connection,
                 request,
@@ -50,9 +56,21 @@ async def list_changes(
                 repository.format_position(position),
             )
     next_after = repository.format_position(page.last) if page.last else after
-    # The events are JSON already; only the envelope is put together here.
-    body = (
-        '{"items":[' + ",".join(page.items_json) + "],"
-        f'"next_after":{json.dumps(next_after)},"has_more":{json.dumps(page.has_more)}}}'
+    # The events are JSON bytes already; only the envelope is put around them.
+    body = b"".join(
+        (
+            b'{"items":[',
+            page.items,
+            b'],"next_after":',
+            json.dumps(next_after).encode(),
+            b',"has_more":',
+            json.dumps(page.has_more).encode(),
+            b"}",
+        )
     )
-    return Response(body, media_type="application/json")
+    headers = {}
+    if page.has_more:
+        headers["Link"] = (
+            f'</v1/changes?{urlencode({"after": next_after, "limit": limit})}>; rel="next"'
+        )
+    return Response(body, media_type="application/json", headers=headers)
