@@ -2,7 +2,7 @@
 settled across every payer, against a projection of 1,000,000 persons.
 
     python bench/medical_settlements.py [--persons 1000000] [--seconds 15]
-        [--connections 32] [--rate 320] [--workers 2] [--rounds 2]
+        [--connections 32] [--rate 350] [--workers 2] [--rounds 2]
 
 Target: at least 300 settlements per second with p99 under 50 ms at 32 concurrent
 clients. Two kinds of run, both with 32 connections:
@@ -13,8 +13,10 @@ clients. Two kinds of run, both with 32 connections:
   latency is not judged here.
 - paced: each connection is a billing system that pauses between claims
   (exponential pauses, mean connections / rate), offering --rate settlements
-  per second in all. The target is judged here: at least 300 answered per
-  second, p99 under 50 ms.
+  per second in all if answers took no time; as each waits for its answer
+  before pausing, it offers somewhat less (at 8 ms an answer, 350 offers about
+  320). The target is judged here, on what was answered: at least 300
+  settlements per second, p99 under 50 ms.
 
 The service runs as in production (bearer token verified, JSON logs at INFO to
 /dev/null, audit rows written). wrk (one thread) builds each claim in Lua: a new
@@ -129,9 +131,11 @@ def load_projection(url: str, persons: int) -> float:
                     " VALUES ('510303000000', 2020, 1, $1::jsonb, 'bench')",
                     json.dumps(PolicyParameters().model_dump(mode="json")),
                 )
-            # A projection in use has long been vacuumed; a freshly generated one
-            # would be, by autovacuum, in the middle of the first run.
+            # A projection in use has long been vacuumed and checkpointed; a freshly
+            # generated one would be, by autovacuum and the checkpointer, in the
+            # middle of the first run.
             await connection.execute("VACUUM (ANALYZE)")
+            await connection.execute("CHECKPOINT")
         finally:
             await connection.close()
         return time.monotonic() - started
@@ -401,7 +405,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
-        "--rate", type=float, default=320, help="settlements per second offered in paced runs"
+        "--rate", type=float, default=350, help="settlements per second offered in paced runs"
     )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each kind")
