@@ -81,6 +81,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def service_command(service: str, port: int, *options: str) -> list[str]:
+    """``tuopin serve SERVICE`` on ``port``, as the benchmarks start a service."""
+    return [
+        sys.executable,
+        *("-m", "tuopin_shared.cli", "serve", service, "--port", str(port), *options),
+    ]
+
+
+def service_env(url: str, **settings: str) -> dict[str, str]:
+    """A service's environment as in production (JSON logs at INFO) on ``url``."""
+    return {
+        "TUOPIN_DATABASE_URL": url,
+        "TUOPIN_LOG_FORMAT": "json",
+        "TUOPIN_ENVIRONMENT": "test",
+        **settings,
+    }
+
+
 @contextmanager
 def server(command: list[str], port: int, env: dict[str, str]) -> Iterator[str]:
     """Start an HTTP server process and wait until it answers."""

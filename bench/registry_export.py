@@ -43,6 +43,8 @@ from bench._harness import (
     save,
     scratch_database,
     server,
+    service_command,
+    service_env,
 )
 from tuopin_shared.contracts.auth import Permission, Role
 from tuopin_shared.kit.auth import mint_token
@@ -123,15 +125,8 @@ def main() -> None:
             permissions=[] if args.masked else [Permission.pii],
         )
         port = free_port()
-        env = {
-            "TUOPIN_DATABASE_URL": url,
-            "TUOPIN_LOG_FORMAT": "json",
-            "TUOPIN_ENVIRONMENT": "test",
-        }
-        command = [
-            sys.executable,
-            *("-m", "tuopin_shared.cli", "serve", "registry", "--port", str(port)),
-        ]
+        env = service_env(url)
+        command = service_command("registry", port)
         with server(command, port, env) as base:
             pid = child_pid(port)
             for format_ in formats:

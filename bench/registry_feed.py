@@ -20,7 +20,16 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._harness import dsn, free_port, load_registry, save, scratch_database, server
+from bench._harness import (
+    dsn,
+    free_port,
+    load_registry,
+    save,
+    scratch_database,
+    server,
+    service_command,
+    service_env,
+)
 from tuopin_shared.contracts.auth import Permission, Role
 from tuopin_shared.kit.auth import mint_token
 from tuopin_shared.kit.feed import fetch_page, registry_client
@@ -76,21 +85,7 @@ def main() -> None:
             permissions=[Permission.pii],
         )
         port = free_port()
-        env = {
-            "TUOPIN_DATABASE_URL": url,
-            "TUOPIN_LOG_FORMAT": "json",
-            "TUOPIN_ENVIRONMENT": "test",
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "tuopin_shared.cli",
-            "serve",
-            "registry",
-            "--port",
-            str(port),
-        ]
-        with server(command, port, env) as base:
+        with server(service_command("registry", port), port, service_env(url)) as base:
             events, pages, seconds = asyncio.run(consume(base, token, args.limit))
     rate = events / seconds
     verdict = "meets" if rate >= TARGET else "MISSES"

@@ -52,6 +52,8 @@ from bench._harness import (
     save,
     scratch_database,
     server,
+    service_command,
+    service_env,
 )
 from tuopin_registry.demo.generator import generate
 from tuopin_registry.imports.synthetic import write_demo_ledger
@@ -199,15 +201,8 @@ def main() -> None:
                 division="510303",
             )
             port = free_port()
-            env = {
-                "TUOPIN_DATABASE_URL": url,
-                "TUOPIN_LOG_FORMAT": "json",
-                "TUOPIN_ENVIRONMENT": "test",
-            }
-            command = [
-                sys.executable,
-                *("-m", "tuopin_shared.cli", "serve", "registry", "--port", str(port)),
-            ]
+            env = service_env(url)
+            command = service_command("registry", port)
             runs: dict[str, dict[str, Any]] = {}
             with (
                 server(command, port, env) as base,
