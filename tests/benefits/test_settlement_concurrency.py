@@ -23,6 +23,7 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
+from tests.benefits import test_settlements as settlements_test
 from tests.benefits.conftest import DISTRICT
 from tests.benefits.test_settlements import INSTITUTION, PATH, add_patient, claim_body, key, split
 from tests.conftest import client_for
@@ -254,17 +255,7 @@ _RENAME_CLAIM = text("UPDATE benefits.medical_settlement SET claim_number = :n W
 
 async def ledger_rows(engine: AsyncEngine, resident_id: str) -> int:
     async with engine.connect() as connection:
-        return int(
-            await connection.scalar(
-                text(
-                    "SELECT count(*) FROM benefits.medical_year_to_date y"
-                    " JOIN benefits.person p ON p.member_id = y.person_id"
-                    " WHERE p.resident_id = :rid"
-                ),
-                {"rid": resident_id},
-            )
-            or 0
-        )
+        return await settlements_test.ledger_rows(connection, resident_id)
 
 
 async def test_a_claim_number_committed_between_read_and_write_gives_that_answer(

@@ -36,6 +36,20 @@ from tuopin_shared.kit.settings import CommonSettings
 WORKING = {"labour_capacity": "ordinary", "employment_status": "local", "months_worked": 10}
 
 
+async def plan_for_this_year(monitoring: FastAPI) -> None:
+    """The district's plan for the current year (alerts are evaluated against it)."""
+    year = today().year
+    async with monitoring.state.sessionmaker() as session:
+        if await session.scalar(
+            text("SELECT count(*) FROM monitoring.plan WHERE year = :y"), {"y": year}
+        ):
+            return
+        await plans.create_plan(
+            session, PlanInput(district_code=DISTRICT, year=year, name="this year"), "test"
+        )
+        await session.commit()
+
+
 async def open_alerts(monitoring: FastAPI) -> set[tuple[uuid.UUID, str]]:
     rows = await fetch(
         monitoring,
@@ -51,11 +65,7 @@ async def test_the_evaluation_after_a_sync_reads_only_the_households_it_changed(
     registry, monitoring, common = apps
     engine = monitoring.state.engine
     year = today().year
-    async with monitoring.state.sessionmaker() as session:
-        await plans.create_plan(
-            session, PlanInput(district_code=DISTRICT, year=year, name="this year"), "test"
-        )
-        await session.commit()
+    await plan_for_this_year(monitoring)
 
     admin = headers(common, Role.admin)
     # Edge households (watched for return to poverty), everybody in them working.
@@ -229,15 +239,7 @@ async def test_the_daily_pass_finds_what_no_sync_brought(
 ) -> None:
     registry, monitoring, common = apps
     engine = monitoring.state.engine
-    year = today().year
-    async with monitoring.state.sessionmaker() as session:
-        if not await session.scalar(
-            text("SELECT count(*) FROM monitoring.plan WHERE year = :y"), {"y": year}
-        ):
-            await plans.create_plan(
-                session, PlanInput(district_code=DISTRICT, year=year, name="this year"), "test"
-            )
-            await session.commit()
+    await plan_for_this_year(monitoring)
     edge: dict[str, Any] = {"division": V1, "status": "monitored", "registered_year": None}
     async with client_for(registry) as api:
         created = await api.post(
