@@ -108,6 +108,7 @@ async def test_snapshot_values_for_district_towns_and_villages(
         "returned_to_poverty_households": ("1", None, "1"),
         "guarantees_met_share": ("2", "5", "40.00"),
         "labour_households_employed_share": ("2", "4", "50.00"),
+        "newly_employed_labourers": ("0", None, "0"),
         "safe_housing_share": ("2", "5", "40.00"),
         "school_enrolment_share": ("1", "2", "50.00"),
         "insurance_coverage_share": ("6", "7", "85.71"),
@@ -121,7 +122,7 @@ async def test_snapshot_values_for_district_towns_and_villages(
     assert got[(V3, g1)] == ("0", "2", "0.00")  # H4 no income yet, H5 3,000
     assert got[(AIYE, g1)] == ("2", "3", "66.67")
     assert got[(OTHER_TOWN, g1)] == ("0", "2", "0.00")
-    assert snapshot["values_count"] == 9 * 6  # nine indicators at six divisions
+    assert snapshot["values_count"] == 10 * 6  # ten indicators at six divisions
     assert snapshot["feed_position"] == "1.1"
 
 
@@ -273,7 +274,7 @@ async def test_snapshot_is_stored_whole_or_not_at_all(
         text("SELECT count(*) FROM monitoring.snapshot_value WHERE snapshot_id = :id"),
         {"id": snapshot.id},
     )
-    assert stored == snapshot.values_count == 54
+    assert stored == snapshot.values_count == 60
 
     async def always_fail(*args: Any, **kwargs: Any) -> int:
         raise OperationalError("INSERT …", {}, Serialization())

@@ -38,6 +38,7 @@ def test_the_seed_plan_has_every_target_of_the_seed_document() -> None:
         "G4",
         "G5",
         "E1",
+        "E4",
         "N9",
         "S1",
         "S2",

@@ -126,6 +126,24 @@ def people_count(
     )
 
 
+def member_count(
+    key: str, name: str, *, counted: str, among: str = "f.poor", evidence: tuple[str, ...]
+) -> Indicator:
+    """The number of living people ``counted`` (a per-household count of the facts) in the
+    households ``among``. As for a household count, the households listed are the ones
+    behind the figure, those with such a member: each is a case to look at, to check
+    the count rather than to correct the household."""
+    return Indicator(
+        key=key,
+        name=name,
+        unit="people",
+        kind=Kind.COUNT,
+        numerator=f"coalesce(sum(f.{counted}) FILTER (WHERE {among}), 0)",
+        failing=f"{among} AND f.{counted} > 0",
+        evidence=evidence,
+    )
+
+
 def from_benefits(
     key: str,
     name: str,
@@ -197,6 +215,12 @@ INDICATORS: tuple[Indicator, ...] = (
         among="f.poor AND f.labour_capable > 0",
         meets="f.employed > 0",
         evidence=("labour_capable", "employed", "working"),
+    ),
+    member_count(
+        "newly_employed_labourers",
+        "Members of poor households who moved from unemployed into work during the year",
+        counted="newly_employed",
+        evidence=("working", "newly_employed", "newly_employed_members"),
     ),
     household_share(
         "safe_housing_share",

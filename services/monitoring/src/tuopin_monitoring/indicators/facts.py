@@ -8,8 +8,9 @@ latest income not after the date's year and the year before it, latest
 assessment not after the date, and the living members' counts.
 
 Member facts are the member's current ones (the feed keeps no history of
-them); status, incomes and assessments are dated, so a snapshot of a past date
-uses the status and figures that held then.
+them), with the dates the sync notes as changes go by (health worsened, newly
+employed: the latest such change only); status, incomes and assessments are
+dated, so a snapshot of a past date uses the status and figures that held then.
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def facts_params(parameters: PlanParameters, as_of: date, scope: Scope) -> dict[
 
 _SCHOOL_AGE = "p.birth_date > :born_after AND p.birth_date <= :born_by AND NOT p.school_exempt"
 
+# Moved from unemployed into work during the date's year, up to the date (the sync
+# dates the change; a member registered already working has no date).
+_NEWLY_EMPLOYED = "p.employed_on BETWEEN :year_start AND :as_of"
+
 _EVIDENCE_COLUMNS = f"""
         , jsonb_agg(jsonb_build_object(
               'member_id', p.member_id, 'health_status', p.health_status,
@@ -85,6 +90,10 @@ _EVIDENCE_COLUMNS = f"""
               'member_id', p.member_id, 'birth_date', p.birth_date,
               'school_stage', p.school_stage) ORDER BY p.member_id)
             FILTER (WHERE {_SCHOOL_AGE} AND p.school_stage IN {NOT_ENROLLED}) AS out_of_school
+        , jsonb_agg(jsonb_build_object(
+              'member_id', p.member_id, 'employment_status', p.employment_status,
+              'on', p.employed_on) ORDER BY p.member_id)
+            FILTER (WHERE {_NEWLY_EMPLOYED}) AS newly_employed_members
 """
 
 
@@ -128,7 +137,8 @@ def facts_query(
     )
     evidence_columns = _EVIDENCE_COLUMNS if evidence else ""
     evidence_facts = (
-        ", mem.worsened_members, mem.out_of_school, prev.year AS prev_income_year,"
+        ", mem.worsened_members, mem.out_of_school, mem.newly_employed_members,"
+        " prev.year AS prev_income_year,"
         " prev.per_capita_net_income AS prev_per_capita, asm.unmet, asm.assessed_on"
         if evidence
         else ""
@@ -181,6 +191,7 @@ mem AS (
                               AND p.employment_status <> 'unemployed'
                               AND p.months_worked >= :min_months) AS employed,
            count(*) FILTER (WHERE p.employment_status <> 'unemployed') AS working,
+           count(*) FILTER (WHERE {_NEWLY_EMPLOYED}) AS newly_employed,
            count(*) FILTER (WHERE {_SCHOOL_AGE}) AS school_age,
            count(*) FILTER (WHERE {_SCHOOL_AGE}
                               AND p.school_stage NOT IN {NOT_ENROLLED}) AS enrolled,
@@ -206,6 +217,7 @@ f AS (
            coalesce(mem.labour_capable, 0) AS labour_capable,
            coalesce(mem.employed, 0) AS employed,
            coalesce(mem.working, 0) AS working,
+           coalesce(mem.newly_employed, 0) AS newly_employed,
            coalesce(mem.school_age, 0) AS school_age,
            coalesce(mem.enrolled, 0) AS enrolled,
            coalesce(mem.insured, 0) AS insured,

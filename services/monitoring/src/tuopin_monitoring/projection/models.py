@@ -60,6 +60,10 @@ class PersonRow(Base):
     # or seriously ill: the feed keeps only the latest state, so "newly" is recorded
     # here when the change goes by, not recovered later.
     health_worsened_on: Mapped[date | None] = mapped_column(Date)
+    # The date a change on the feed moved the member from unemployed into work (local,
+    # migrant or self-employed): E4's newly employed. NULL for a member registered
+    # already working, as for health_worsened_on.
+    employed_on: Mapped[date | None] = mapped_column(Date)
     changed_on: Mapped[date] = mapped_column(Date)  # date of the last change applied
     version: Mapped[int] = mapped_column(Integer)
 

@@ -79,6 +79,12 @@ ON CONFLICT (member_id) DO UPDATE SET
           OR EXCLUDED.disability_grade < coalesce(p.disability_grade, 5)
         THEN EXCLUDED.changed_on
         ELSE p.health_worsened_on END,
+    -- Likewise a member registered already working is not newly employed; a change
+    -- from unemployed into any work is (a later one replaces the date).
+    employed_on = CASE
+        WHEN EXCLUDED.employment_status <> 'unemployed' AND p.employment_status = 'unemployed'
+        THEN EXCLUDED.changed_on
+        ELSE p.employed_on END,
     changed_on = EXCLUDED.changed_on,
     version = EXCLUDED.version
 WHERE p.version < EXCLUDED.version
