@@ -86,7 +86,9 @@ async def monitoring_app(
     common_settings: CommonSettings, benefits_app: FastAPI
 ) -> AsyncIterator[FastAPI]:
     # No background sync in tests: each test drives the projection itself.
-    settings = MonitoringSettings(sync_interval_seconds=0, registry_public_url=REGISTRY)
+    settings = MonitoringSettings(
+        sync_interval_seconds=0, evaluate_daily=False, registry_public_url=REGISTRY
+    )
     app = create_app(common=common_settings, settings=settings)
     async with app.router.lifespan_context(app):
         await app.state.benefits.aclose()
@@ -295,7 +297,9 @@ async def apps(committing_database_url: str) -> AsyncIterator[tuple[FastAPI, Fas
         await connection.close()
     registry = create_registry(common=common)
     benefits = create_benefits(common=common, settings=BenefitsSettings(sync_interval_seconds=0))
-    monitoring = create_app(common=common, settings=MonitoringSettings(sync_interval_seconds=0))
+    # No background work: the tests drive the sync and the evaluations themselves.
+    settings = MonitoringSettings(sync_interval_seconds=0, evaluate_daily=False)
+    monitoring = create_app(common=common, settings=settings)
     async with (
         registry.router.lifespan_context(registry),
         benefits.router.lifespan_context(benefits),

@@ -41,7 +41,8 @@ async def plan_for_this_year(monitoring: FastAPI) -> None:
     year = today().year
     async with monitoring.state.sessionmaker() as session:
         if await session.scalar(
-            text("SELECT count(*) FROM monitoring.plan WHERE year = :y"), {"y": year}
+            text("SELECT count(*) FROM monitoring.plan WHERE year = :y AND district_code = :d"),
+            {"y": year, "d": DISTRICT},
         ):
             return
         await plans.create_plan(

@@ -152,3 +152,55 @@ async def test_members_moving_into_work_this_year_in_poor_households_count(
     assert item["evidence"]["newly_employed_members"] == [
         {"member_id": str(newly), "employment_status": "local", "on": "2020-03-02"}
     ]
+
+
+async def test_a_move_into_work_is_dated_wherever_the_pages_fall(
+    projection: Projection, connection: AsyncConnection
+) -> None:
+    poor = await projection.household(V1, [("registered_poor", "2016-01-01")])
+    same_page, back_and_forth, lost_it = (uuid.uuid4() for _ in range(3))
+    # Registered without work and into work in one page (a catch-up, a rebuild).
+    await apply(
+        connection,
+        member_event(same_page, poor, 1, "2019-05-01T02:00:00+00:00"),
+        member_event(
+            same_page, poor, 2, "2020-05-10T02:00:00+00:00", employment_status="local",
+            months_worked=2,
+        ),
+    )  # fmt: skip
+    # Working, out of work, into work again, all in one page after the first.
+    await apply(
+        connection,
+        member_event(
+            back_and_forth, poor, 1, "2019-05-01T02:00:00+00:00", employment_status="migrant"
+        ),
+    )
+    await apply(
+        connection,
+        member_event(back_and_forth, poor, 2, "2020-02-01T02:00:00+00:00"),
+        member_event(
+            back_and_forth, poor, 3, "2020-04-01T02:00:00+00:00", employment_status="local"
+        ),
+    )
+    # Into work, then out of it again: dated, but not counted while out of work.
+    await apply(
+        connection,
+        member_event(lost_it, poor, 1, "2019-05-01T02:00:00+00:00"),
+        member_event(lost_it, poor, 2, "2020-03-01T02:00:00+00:00", employment_status="local"),
+    )
+    await apply(connection, member_event(lost_it, poor, 3, "2020-06-01T02:00:00+00:00"))
+    # A page applied again changes nothing (its versions are not newer).
+    await apply(connection, member_event(same_page, poor, 1, "2019-05-01T02:00:00+00:00"))
+    await projection.synced()
+
+    raw = await driver(connection)
+    rows = await raw.fetch(
+        "SELECT member_id, employed_on, employment_status FROM monitoring.person"
+        " WHERE member_id = ANY($1::uuid[])",
+        [same_page, back_and_forth, lost_it],
+    )
+    assert {r["member_id"]: (r["employed_on"], r["employment_status"]) for r in rows} == {
+        same_page: (date(2020, 5, 10), "local"),
+        back_and_forth: (date(2020, 4, 1), "local"),
+        lost_it: (date(2020, 3, 1), "unemployed"),
+    }

@@ -56,7 +56,13 @@ async def fetch_page(client: httpx.AsyncClient, after: str, limit: int) -> dict[
             raise RuntimeError(f"registry refused the feed: {response.status_code} {response.text}")
         # A page is thousands of events: orjson parses it several times faster
         # than the standard library, and catching up is mostly parsing.
-        page: dict[str, Any] = orjson.loads(response.content)
+        try:
+            page: dict[str, Any] = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            # Not the registry speaking (a proxy's error page sent with 200): wait
+            # and try again later, like any other outage.
+            kind = response.headers.get("content-type", "no content type")
+            raise RegistryUnavailable(f"the feed answered with no JSON ({kind})") from None
         return page
 
     try:

@@ -218,7 +218,8 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     member_count(
         "newly_employed_labourers",
-        "Members of poor households who moved from unemployed into work during the year",
+        "Members of poor households who moved from unemployed into work during the year"
+        " and are still in work",
         counted="newly_employed",
         evidence=("working", "newly_employed", "newly_employed_members"),
     ),

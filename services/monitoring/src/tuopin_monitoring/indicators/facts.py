@@ -76,9 +76,12 @@ def facts_params(parameters: PlanParameters, as_of: date, scope: Scope) -> dict[
 
 _SCHOOL_AGE = "p.birth_date > :born_after AND p.birth_date <= :born_by AND NOT p.school_exempt"
 
-# Moved from unemployed into work during the date's year, up to the date (the sync
-# dates the change; a member registered already working has no date).
-_NEWLY_EMPLOYED = "p.employed_on BETWEEN :year_start AND :as_of"
+# Moved from unemployed into work during the date's year, up to the date, and still
+# in work (the sync dates the change; a member registered already working has no
+# date; one who lost the work again is not counted).
+_NEWLY_EMPLOYED = (
+    "p.employed_on BETWEEN :year_start AND :as_of AND p.employment_status <> 'unemployed'"
+)
 
 _EVIDENCE_COLUMNS = f"""
         , jsonb_agg(jsonb_build_object(

@@ -81,7 +81,8 @@ _TARGETS: list[tuple[str, str, str, Measurement, Comparator, str | None, str, bo
     ("E3", "New poverty-alleviation workshop", "workshops", R, GE, "1", "workshops", True, None),
     ("E4", "Newly employed poor labourers", "newly_employed_labourers", C, GE, "100", "people",
      True, "members of poor households whose change from unemployed into work reached the"
-     " registry's feed this year; those registered already working are not new"),
+     " registry's feed this year and who are still in work; those registered already"
+     " working are not new"),
     ("N1", "Rural roads built or rebuilt", "rural_roads", R, GE, "35", "km", True, None),
     ("N2", "Yantangwan water-plant expansion (urban-rural water supply)",
      "water_plant_expansion", R, EQ, "1", "milestone", False, "started"),

@@ -44,19 +44,41 @@ log = structlog.get_logger("tuopin.monitoring.sync")
 
 
 _PERSONS = """
+WITH page AS (
+    SELECT r.*
+      FROM jsonb_to_recordset($1::text::jsonb) AS r(
+        id uuid, household_id uuid, birth_date date, deceased_on date, labour_capacity text,
+        employment_status text, months_worked smallint, health_status text,
+        disability_grade smallint, school_stage text, school_exempt boolean,
+        basic_medical_insured boolean, critical_illness_insured boolean, changed_on date,
+        version integer)
+), moved_into_work AS (
+    -- A move from unemployed into work wherever it falls: between two versions of
+    -- the member in this page, or between the stored row and the page's first one
+    -- (a page holds every version since the last). A member registered already
+    -- working has no move. The latest move of the page counts.
+    SELECT id, max(changed_on) AS employed_on
+      FROM (SELECT page.id, page.employment_status, page.changed_on,
+                   coalesce(lag(page.employment_status)
+                                OVER (PARTITION BY page.id ORDER BY page.version),
+                            stored.employment_status) AS before
+              FROM page
+              LEFT JOIN monitoring.person stored ON stored.member_id = page.id
+             WHERE stored.version IS NULL OR page.version > stored.version) AS steps
+     WHERE before = 'unemployed' AND employment_status <> 'unemployed'
+     GROUP BY id
+)
 INSERT INTO monitoring.person AS p (
     member_id, household_id, birth_date, deceased_on, labour_capacity, employment_status,
     months_worked, health_status, disability_grade, school_stage, school_exempt,
-    basic_medical_insured, critical_illness_insured, changed_on, version)
+    basic_medical_insured, critical_illness_insured, changed_on, version, employed_on)
 SELECT DISTINCT ON (r.id)
     r.id, r.household_id, r.birth_date, r.deceased_on, r.labour_capacity, r.employment_status,
     r.months_worked, r.health_status, r.disability_grade, r.school_stage, r.school_exempt,
-    r.basic_medical_insured, r.critical_illness_insured, r.changed_on, r.version
-FROM jsonb_to_recordset($1::text::jsonb) AS r(
-    id uuid, household_id uuid, birth_date date, deceased_on date, labour_capacity text,
-    employment_status text, months_worked smallint, health_status text, disability_grade smallint,
-    school_stage text, school_exempt boolean, basic_medical_insured boolean,
-    critical_illness_insured boolean, changed_on date, version integer)
+    r.basic_medical_insured, r.critical_illness_insured, r.changed_on, r.version,
+    moved_into_work.employed_on
+FROM page AS r
+LEFT JOIN moved_into_work ON moved_into_work.id = r.id
 ORDER BY r.id, r.version DESC
 ON CONFLICT (member_id) DO UPDATE SET
     household_id = EXCLUDED.household_id,
@@ -79,12 +101,7 @@ ON CONFLICT (member_id) DO UPDATE SET
           OR EXCLUDED.disability_grade < coalesce(p.disability_grade, 5)
         THEN EXCLUDED.changed_on
         ELSE p.health_worsened_on END,
-    -- Likewise a member registered already working is not newly employed; a change
-    -- from unemployed into any work is (a later one replaces the date).
-    employed_on = CASE
-        WHEN EXCLUDED.employment_status <> 'unemployed' AND p.employment_status = 'unemployed'
-        THEN EXCLUDED.changed_on
-        ELSE p.employed_on END,
+    employed_on = coalesce(EXCLUDED.employed_on, p.employed_on),
     changed_on = EXCLUDED.changed_on,
     version = EXCLUDED.version
 WHERE p.version < EXCLUDED.version

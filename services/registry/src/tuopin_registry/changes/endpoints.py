@@ -33,8 +33,7 @@ async def list_changes(
     """Events after a position, oldest first; follow `next_after` until `has_more` is false.
 
     While there is more, a `Link` header (RFC 8288, `rel="next"`) gives the next
-    page's address, so a client catching up can ask for it before it has read
-    this page's body.
+    page's address, so a client can follow the feed without parsing the body.
     """
     try:
         position = repository.parse_position(after)
@@ -70,7 +69,8 @@ async def list_changes(
     )
     headers = {}
     if page.has_more:
-        headers["Link"] = (
-            f'</v1/changes?{urlencode({"after": next_after, "limit": limit})}>; rel="next"'
-        )
+        # Behind a proxy that mounts the API under a prefix, the prefix is kept.
+        prefix = request.scope.get("root_path", "")
+        query = urlencode({"after": next_after, "limit": limit})
+        headers["Link"] = f'<{prefix}/v1/changes?{query}>; rel="next"'
     return Response(body, media_type="application/json", headers=headers)
