@@ -1,6 +1,7 @@
 """E4, newly employed poor labourers: the sync dates a member's change from unemployed
 into work as it applies the feed, and the indicator counts the members of poor
-households whose date falls in the plan's year, up to the snapshot's date."""
+households whose date falls in the plan's year, up to the snapshot's date. The
+sync dates a change for the worse in health the same way."""
 
 from __future__ import annotations
 
@@ -203,4 +204,44 @@ async def test_a_move_into_work_is_dated_wherever_the_pages_fall(
         same_page: (date(2020, 5, 10), "local"),
         back_and_forth: (date(2020, 4, 1), "local"),
         lost_it: (date(2020, 3, 1), "unemployed"),
+    }
+
+
+async def test_a_change_for_the_worse_in_health_is_dated_wherever_the_pages_fall(
+    projection: Projection, connection: AsyncConnection
+) -> None:
+    # The illness alert rule reads this date; the sync notes it as it notes E4's.
+    poor = await projection.household(V1, [("registered_poor", "2016-01-01")])
+    same_page, registered_ill, graver = (uuid.uuid4() for _ in range(3))
+    await apply(
+        connection,
+        member_event(same_page, poor, 1, "2020-01-10T02:00:00+00:00"),
+        member_event(
+            same_page, poor, 2, "2020-03-05T02:00:00+00:00", health_status="serious_illness"
+        ),
+        member_event(
+            registered_ill, poor, 1, "2020-01-10T02:00:00+00:00", health_status="serious_illness"
+        ),
+        member_event(
+            graver, poor, 1, "2020-01-10T02:00:00+00:00", health_status="disabled",
+            disability_grade=3,
+        ),
+    )  # fmt: skip
+    await apply(
+        connection,
+        member_event(
+            graver, poor, 2, "2020-04-01T02:00:00+00:00", health_status="disabled",
+            disability_grade=2,
+        ),
+    )  # fmt: skip
+    raw = await driver(connection)
+    rows = await raw.fetch(
+        "SELECT member_id, health_worsened_on FROM monitoring.person"
+        " WHERE member_id = ANY($1::uuid[])",
+        [same_page, registered_ill, graver],
+    )
+    assert {r["member_id"]: r["health_worsened_on"] for r in rows} == {
+        same_page: date(2020, 3, 5),
+        registered_ill: None,
+        graver: date(2020, 4, 1),
     }

@@ -52,33 +52,56 @@ WITH page AS (
         disability_grade smallint, school_stage text, school_exempt boolean,
         basic_medical_insured boolean, critical_illness_insured boolean, changed_on date,
         version integer)
-), moved_into_work AS (
-    -- A move from unemployed into work wherever it falls: between two versions of
-    -- the member in this page, or between the stored row and the page's first one
-    -- (a page holds every version since the last). A member registered already
-    -- working has no move. The latest move of the page counts.
-    SELECT id, max(changed_on) AS employed_on
-      FROM (SELECT page.id, page.employment_status, page.changed_on,
-                   coalesce(lag(page.employment_status)
-                                OVER (PARTITION BY page.id ORDER BY page.version),
-                            stored.employment_status) AS before
-              FROM page
-              LEFT JOIN monitoring.person stored ON stored.member_id = page.id
-             WHERE stored.version IS NULL OR page.version > stored.version) AS steps
-     WHERE before = 'unemployed' AND employment_status <> 'unemployed'
+), steps AS (
+    -- Each version of a member in this page beside the one before it: the page's
+    -- previous version, or for the first the stored row (a page holds every
+    -- version since the last). A member seen for the first time has no before.
+    SELECT page.id, page.changed_on, page.employment_status, page.health_status,
+           page.disability_grade,
+           CASE WHEN lag(page.version) OVER w IS NOT NULL
+                THEN lag(page.employment_status) OVER w
+                ELSE stored.employment_status END AS employment_before,
+           CASE WHEN lag(page.version) OVER w IS NOT NULL
+                THEN lag(page.health_status) OVER w
+                ELSE stored.health_status END AS health_before,
+           CASE WHEN lag(page.version) OVER w IS NOT NULL
+                THEN lag(page.disability_grade) OVER w
+                ELSE stored.disability_grade END AS grade_before,
+           lag(page.version) OVER w IS NULL AND stored.member_id IS NULL AS first_seen
+      FROM page
+      LEFT JOIN monitoring.person stored ON stored.member_id = page.id
+     WHERE stored.version IS NULL OR page.version > stored.version
+    WINDOW w AS (PARTITION BY page.id ORDER BY page.version)
+), noted AS (
+    -- The latest move from unemployed into work, and the latest change for the
+    -- worse in health (into disability or serious illness, or a more severe
+    -- grade), wherever they fall. A member registered already working, disabled
+    -- or ill is not news.
+    SELECT id,
+           max(changed_on) FILTER (
+               WHERE employment_before = 'unemployed' AND employment_status <> 'unemployed'
+           ) AS employed_on,
+           max(changed_on) FILTER (
+               WHERE NOT first_seen
+                 AND ((health_status IN ('disabled', 'serious_illness')
+                       AND health_status <> health_before)
+                      OR disability_grade < coalesce(grade_before, 5))
+           ) AS health_worsened_on
+      FROM steps
      GROUP BY id
 )
 INSERT INTO monitoring.person AS p (
     member_id, household_id, birth_date, deceased_on, labour_capacity, employment_status,
     months_worked, health_status, disability_grade, school_stage, school_exempt,
-    basic_medical_insured, critical_illness_insured, changed_on, version, employed_on)
+    basic_medical_insured, critical_illness_insured, changed_on, version, employed_on,
+    health_worsened_on)
 SELECT DISTINCT ON (r.id)
     r.id, r.household_id, r.birth_date, r.deceased_on, r.labour_capacity, r.employment_status,
     r.months_worked, r.health_status, r.disability_grade, r.school_stage, r.school_exempt,
     r.basic_medical_insured, r.critical_illness_insured, r.changed_on, r.version,
-    moved_into_work.employed_on
+    noted.employed_on, noted.health_worsened_on
 FROM page AS r
-LEFT JOIN moved_into_work ON moved_into_work.id = r.id
+LEFT JOIN noted ON noted.id = r.id
 ORDER BY r.id, r.version DESC
 ON CONFLICT (member_id) DO UPDATE SET
     household_id = EXCLUDED.household_id,
@@ -93,14 +116,7 @@ ON CONFLICT (member_id) DO UPDATE SET
     school_exempt = EXCLUDED.school_exempt,
     basic_medical_insured = EXCLUDED.basic_medical_insured,
     critical_illness_insured = EXCLUDED.critical_illness_insured,
-    -- A member registered already disabled is not news; a change into disability,
-    -- a more severe grade or a serious illness is.
-    health_worsened_on = CASE
-        WHEN (EXCLUDED.health_status IN ('disabled', 'serious_illness')
-              AND EXCLUDED.health_status <> p.health_status)
-          OR EXCLUDED.disability_grade < coalesce(p.disability_grade, 5)
-        THEN EXCLUDED.changed_on
-        ELSE p.health_worsened_on END,
+    health_worsened_on = coalesce(EXCLUDED.health_worsened_on, p.health_worsened_on),
     employed_on = coalesce(EXCLUDED.employed_on, p.employed_on),
     changed_on = EXCLUDED.changed_on,
     version = EXCLUDED.version
