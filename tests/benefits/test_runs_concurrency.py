@@ -24,6 +24,7 @@ from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.benefits import PolicyParameters
 from tuopin_shared.contracts.identity import make_resident_id
 from tuopin_shared.kit.auth import mint_token
+from tuopin_shared.kit.database import driver
 from tuopin_shared.kit.settings import CommonSettings, Environment
 
 
@@ -87,7 +88,7 @@ async def post_run(client: AsyncClient, who: dict[str, str], key: str, period: s
 
 async def live_runs(app: FastAPI, period: str) -> int:
     async with app.state.engine.connect() as connection:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
+        raw: Any = await driver(connection)
         count: int = await raw.fetchval(
             "SELECT count(*) FROM benefits.run WHERE period = $1 AND status <> 'cancelled'", period
         )
@@ -147,7 +148,7 @@ async def test_two_batches_at_once_never_share_a_line(app: tuple[FastAPI, Common
         made = first if first.status_code == 201 else second
         assert made.json()["lines"] == 40
     async with api.state.engine.connect() as connection:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
+        raw: Any = await driver(connection)
         assert (
             await raw.fetchval("SELECT count(DISTINCT entitlement_id) FROM benefits.payment") == 40
         )

@@ -35,7 +35,7 @@ from tuopin_shared.contracts.auth import Permission, Role
 from tuopin_shared.contracts.benefits import PolicyParameters
 from tuopin_shared.contracts.runs import Program
 from tuopin_shared.kit.auth import mint_token
-from tuopin_shared.kit.database import make_engine
+from tuopin_shared.kit.database import driver, make_engine
 from tuopin_shared.kit.settings import CommonSettings, Environment
 
 PERSONS = 4000
@@ -83,7 +83,7 @@ async def district(committing_database_url: str) -> AsyncIterator[tuple[FastAPI,
 
 async def fetch(app: FastAPI, sql: str, *args: Any) -> list[asyncpg.Record]:
     async with app.state.engine.connect() as connection:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
+        raw: Any = await driver(connection)
         rows: list[asyncpg.Record] = await raw.fetch(sql, *args)
         await connection.commit()
     return rows

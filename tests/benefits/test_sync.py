@@ -21,7 +21,7 @@ from tuopin_benefits.settings import BenefitsSettings
 from tuopin_registry.main import create_app as create_registry
 from tuopin_shared.contracts.auth import Permission, Role
 from tuopin_shared.kit.auth import mint_token
-from tuopin_shared.kit.database import make_engine
+from tuopin_shared.kit.database import driver, make_engine
 from tuopin_shared.kit.settings import CommonSettings, Environment
 
 
@@ -82,7 +82,7 @@ async def sync_until(engine: Any, feed: httpx.AsyncClient, events: int, **kwargs
 
 async def projection(engine: Any) -> dict[str, dict[str, Any]]:
     async with engine.connect() as connection:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
+        raw: Any = await driver(connection)
         rows = await raw.fetch("SELECT * FROM benefits.person")
     return {str(r["member_id"]): dict(r) for r in rows}
 
@@ -132,7 +132,7 @@ async def test_projection_follows_the_feed_and_resumes(
         assert (await sync_once(engine, feed)).events == 0
 
         async with engine.connect() as connection:
-            raw: Any = (await connection.get_raw_connection()).driver_connection
+            raw: Any = await driver(connection)
             statuses = await raw.fetch(
                 "SELECT status, effective_on FROM benefits.household_status"
                 " WHERE household_id = $1",
@@ -178,7 +178,7 @@ async def test_one_syncer_at_a_time(registry: tuple[FastAPI, CommonSettings], en
         )
         position = await current_position(engine)
         async with engine.connect() as other:
-            raw: Any = (await other.get_raw_connection()).driver_connection
+            raw: Any = await driver(other)
             await raw.execute("SELECT pg_advisory_lock($1)", SYNC_LOCK)
             try:
                 # Another syncer holds the projection: this one applies nothing and says so.

@@ -37,6 +37,7 @@ from tuopin_registry.main import create_app as create_registry
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.monitoring import PlanInput
 from tuopin_shared.kit.auth import mint_token
+from tuopin_shared.kit.database import driver
 from tuopin_shared.kit.settings import CommonSettings, Environment
 
 DISTRICT = "510303000000"
@@ -326,7 +327,7 @@ def feed_client(registry: FastAPI, common: CommonSettings) -> httpx.AsyncClient:
 
 async def fetch(monitoring: FastAPI, sql: str, *args: Any) -> list[Any]:
     async with monitoring.state.engine.connect() as connection:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
+        raw: Any = await driver(connection)
         return list(await raw.fetch(sql, *args))
 
 

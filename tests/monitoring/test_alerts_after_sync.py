@@ -31,6 +31,7 @@ from tuopin_monitoring.projection.sync import SyncOutcome, sync_forever
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.clock import today
 from tuopin_shared.contracts.monitoring import PlanInput
+from tuopin_shared.kit.database import driver
 from tuopin_shared.kit.settings import CommonSettings
 
 WORKING = {"labour_capacity": "ordinary", "employment_status": "local", "months_worked": 10}
@@ -112,7 +113,7 @@ async def test_the_evaluation_after_a_sync_reads_only_the_households_it_changed(
         assert moved.status_code == 200, moved.text
         # Outside the feed: B's member stops working in the projection itself.
         async with engine.begin() as connection:
-            raw: Any = (await connection.get_raw_connection()).driver_connection
+            raw: Any = await driver(connection)
             await raw.execute(
                 "UPDATE monitoring.person SET employment_status = 'unemployed'"
                 " WHERE household_id = $1",
@@ -254,7 +255,7 @@ async def test_the_daily_pass_finds_what_no_sync_brought(
             await sync_all(monitoring, feed)
     # A condition no feed event brings (in the projection itself: the member stopped working).
     async with engine.begin() as connection:
-        raw: Any = (await connection.get_raw_connection()).driver_connection
+        raw: Any = await driver(connection)
         await raw.execute(
             "UPDATE monitoring.person SET employment_status = 'unemployed' WHERE household_id = $1",
             household,

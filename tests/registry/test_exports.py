@@ -41,6 +41,7 @@ from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.identity import mask_resident_id
 from tuopin_shared.contracts.masking import mask_certificate_number, mask_phone
 from tuopin_shared.contracts.registry import Household, HouseholdSummary, Member
+from tuopin_shared.kit.database import driver
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -512,7 +513,7 @@ _STORED_IDS = st.from_regex(r"[0-9]{17}[0-9X]", fullmatch=True)
 async def test_the_sql_masks_equal_the_python_masks(
     connection: AsyncConnection, values: list[str], stored: list[str]
 ) -> None:
-    raw = (await connection.get_raw_connection()).driver_connection
+    raw = await driver(connection)
     masks = ", ".join(
         mask("v")
         for mask in (
@@ -540,7 +541,7 @@ async def test_the_sql_masks_equal_the_python_masks(
 
 
 async def test_the_sql_masks_keep_null_and_the_edge_lengths(connection: AsyncConnection) -> None:
-    raw = (await connection.get_raw_connection()).driver_connection
+    raw = await driver(connection)
     values: list[str | None] = [None, "", "x", "1234567", "12345678", "5" * 17, "5" * 18]
     values += ["5" * 17 + "x", " " + "5" * 17 + "x ", "5" * 19, "5" * 18 + "42", "\u3000" * 20]
     rows = await raw.fetch(  # type: ignore[union-attr]
@@ -627,7 +628,7 @@ async def _stream(
 async def load_demo(connection: AsyncConnection, persons: int) -> int:
     """A demo district loaded on the test's connection; returns how many persons it has."""
     await begun(connection)
-    raw = (await connection.get_raw_connection()).driver_connection
+    raw = await driver(connection)
     summary = await load(raw, generate(persons, seed=11))
     return summary.members
 
@@ -681,7 +682,7 @@ async def test_a_client_that_leaves_cancels_the_copy_and_frees_the_connection(
     # Only the chunks already on their way were sent after the client left.
     assert 2 <= len(sizes) <= 2 + streaming.QUEUE_CHUNKS
     assert sum(sizes) < 30 * 1024 * 1024
-    raw = (await connection.get_raw_connection()).driver_connection
+    raw = await driver(connection)
     assert await raw.fetchval("SELECT count(*) FROM registry.member") == people  # type: ignore[union-attr]
     copies = await raw.fetchval(  # type: ignore[union-attr]
         "SELECT count(*) FROM pg_stat_activity"

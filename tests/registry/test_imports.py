@@ -50,6 +50,7 @@ from tuopin_registry.status.events import status_event_payload
 from tuopin_registry.status.models import StatusChangeRow
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.identity import make_resident_id
+from tuopin_shared.kit.database import driver
 from tuopin_shared.kit.migrations import upgrade
 from tuopin_shared.kit.settings import CommonSettings, Environment
 
@@ -639,9 +640,9 @@ async def test_a_large_file_becomes_a_job_whose_report_is_polled(
     [(job_id, path)] = imports_app.state.import_jobs.started
     assert str(job_id) == job["id"]
 
-    raw = await connection.get_raw_connection()
+    raw = await driver(connection)
     try:
-        await jobs.run_job(raw.driver_connection, job_id, path)
+        await jobs.run_job(raw, job_id, path)
     finally:
         path.unlink()
     polled = (await api.get(response.headers["Location"], headers=admin)).json()
@@ -672,9 +673,9 @@ async def test_a_job_with_bad_rows_fails_with_its_report_and_writes_nothing(
     response = await upload(api, cadre, csv_bytes(rows))
     assert response.status_code == 202
     [(job_id, path)] = imports_app.state.import_jobs.started
-    raw = await connection.get_raw_connection()
+    raw = await driver(connection)
     try:
-        await jobs.run_job(raw.driver_connection, job_id, path)
+        await jobs.run_job(raw, job_id, path)
     finally:
         path.unlink()
     polled = (await api.get(f"/v1/imports/{job_id}", headers=cadre)).json()
@@ -710,15 +711,14 @@ async def test_jobs_whose_process_has_gone_are_marked_interrupted(
     await db.flush()
     # A live job holds its lock on a connection of its own.
     async with engine.connect() as other:
-        holder = await other.get_raw_connection()
-        await holder.driver_connection.execute(
+        holder = await driver(other)
+        await holder.execute(
             "SELECT pg_advisory_lock($1, hashtext($2))", jobs._LOCK_NAMESPACE, str(alive.id)
         )
         try:
-            raw = await connection.get_raw_connection()
-            marked = await jobs.mark_interrupted(raw.driver_connection)
+            marked = await jobs.mark_interrupted(await driver(connection))
         finally:
-            await holder.driver_connection.execute("SELECT pg_advisory_unlock_all()")
+            await holder.execute("SELECT pg_advisory_unlock_all()")
     assert marked == 1
     rows = (await db.execute(text("SELECT id, status FROM registry.import_job"))).all()
     statuses = {job_id: status for job_id, status in rows}

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tuopin_monitoring.projection.sync import FEED
 from tuopin_monitoring.reports.rules import ReportFact
+from tuopin_shared.kit.database import driver
 
 _LOAD = """
 WITH p AS (
@@ -133,7 +134,7 @@ async def load(
     points: int,
 ) -> Loaded | None:
     """The dashboard's facts for ``division`` at ``on``; None when the district has no plan."""
-    raw: Any = (await connection.get_raw_connection()).driver_connection
+    raw: Any = await driver(connection)
     text = await raw.fetchval(
         _LOAD,
         district,

@@ -33,6 +33,7 @@ from tuopin_shared.contracts.divisions import DivisionCode
 from tuopin_shared.contracts.enums import PovertyStatus
 from tuopin_shared.contracts.problems import Problem
 from tuopin_shared.kit.auth import Principal
+from tuopin_shared.kit.database import driver
 from tuopin_shared.kit.errors import PROBLEM_JSON, TuopinError, Unprocessable, problem_responses
 from tuopin_shared.kit.http import ReadDatabase
 
@@ -168,8 +169,8 @@ async def _export(
     }
     async with database.connection() as connection:
         if format_ is ExportFormat.xlsx:
-            raw = await connection.get_raw_connection()
-            rows = await raw.driver_connection.fetchval(query.count(), *query.args)
+            raw = await driver(connection)
+            rows = await raw.fetchval(query.count(), *query.args)
             if rows > XLSX_MAX_ROWS:
                 raise Unprocessable(too_many_rows_detail(rows))
         # Written and committed before the response starts: an export that is

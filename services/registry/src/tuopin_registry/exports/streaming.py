@@ -39,6 +39,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from tuopin_registry.exports.queries import ExportQuery
+from tuopin_shared.kit.database import driver
 from tuopin_shared.kit.errors import problem_response
 
 log = structlog.get_logger("tuopin.exports")
@@ -99,8 +100,7 @@ class ExportDatabase:
                 # The service's statement timeout is sized for requests; an export's
                 # COPY lasts as long as the client takes to read it.
                 await connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
-                raw = await connection.get_raw_connection()
-                yield raw.driver_connection
+                yield await driver(connection)
             finally:
                 # Read only: there is nothing to commit, and after a cancelled
                 # COPY there is nothing a commit could do.

@@ -15,6 +15,7 @@ from tuopin_registry.households.models import HouseholdRow
 from tuopin_registry.incomes.models import IncomeRow
 from tuopin_registry.members.models import MemberRow
 from tuopin_shared.contracts.divisions import division_prefix
+from tuopin_shared.kit.database import driver
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ async def household_with_members(
 ) -> dict[str, Any] | None:
     # The driver's own fetch on the pooled connection: the hottest read skips
     # SQLAlchemy's statement compilation and result processing.
-    raw = await connection.get_raw_connection()
-    row = await raw.driver_connection.fetchrow(_HOUSEHOLD_WITH_MEMBERS_SQL, household_id)  # type: ignore[union-attr]
+    raw = await driver(connection)
+    row = await raw.fetchrow(_HOUSEHOLD_WITH_MEMBERS_SQL, household_id)
     if row is None:
         return None
     household = dict(row)

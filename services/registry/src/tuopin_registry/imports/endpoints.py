@@ -33,6 +33,7 @@ from tuopin_shared.contracts.imports import (
 )
 from tuopin_shared.contracts.problems import FieldError, Problem
 from tuopin_shared.kit.auth import Principal
+from tuopin_shared.kit.database import driver
 from tuopin_shared.kit.errors import (
     PROBLEM_JSON,
     NotFound,
@@ -84,8 +85,7 @@ async def _driver_connection(session: AsyncSession) -> asyncpg.Connection:
     # SQLAlchemy sends BEGIN with the first statement; the import then talks to the
     # driver directly and must find the transaction already open.
     await connection.exec_driver_sql("SELECT 1")
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    return await driver(connection)
 
 
 def _options(principal: Principal, request: Request, mode: ImportMode) -> ImportOptions:

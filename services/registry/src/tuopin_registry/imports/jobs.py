@@ -39,7 +39,7 @@ from tuopin_shared.contracts.imports import (
     LedgerFormat,
 )
 from tuopin_shared.kit.auth import Principal
-from tuopin_shared.kit.database import asyncpg_url
+from tuopin_shared.kit.database import asyncpg_url, driver
 
 __all__ = [
     "ImportJobs",
@@ -87,8 +87,7 @@ async def bulk_connection(url: str | URL) -> AsyncIterator[asyncpg.Connection]:
     try:
         async with engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            raw = await autocommit.get_raw_connection()
-            yield raw.driver_connection
+            yield await driver(autocommit)
     finally:
         await engine.dispose()
 
