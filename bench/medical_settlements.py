@@ -53,7 +53,15 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._harness import ROOT, dsn, free_port, save, scratch_database
+from bench._harness import (
+    ROOT,
+    dsn,
+    free_port,
+    save,
+    scratch_database,
+    service_command,
+    service_env,
+)
 from tuopin_benefits.main import SERVICE as BENEFITS
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.benefits import PolicyParameters
@@ -425,15 +433,9 @@ def main() -> None:
             institution=INSTITUTION,
         )
         port = free_port()
-        env = {
-            "TUOPIN_DATABASE_URL": url,
-            "TUOPIN_LOG_FORMAT": "json",
-            "TUOPIN_ENVIRONMENT": "test",
-            # The projection is generated here; no registry to follow.
-            "BENEFITS_SYNC_INTERVAL_SECONDS": "0",
-        }
-        command = [sys.executable, "-m", "tuopin_shared.cli", "serve", "benefits"]
-        command += ["--port", str(port), "--workers", str(args.workers)]
+        # The projection is generated here; no registry to follow.
+        env = service_env(url, BENEFITS_SYNC_INTERVAL_SECONDS="0")
+        command = service_command("benefits", port, "--workers", str(args.workers))
         mean_delay_ms = 1000 * args.connections / args.rate
         runs: dict[str, list[dict[str, Any]]] = {"saturation": [], "paced": []}
         answered = 0

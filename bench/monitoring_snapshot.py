@@ -32,7 +32,16 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._harness import ROOT, dsn, free_port, save, scratch_database, server
+from bench._harness import (
+    ROOT,
+    dsn,
+    free_port,
+    save,
+    scratch_database,
+    server,
+    service_command,
+    service_env,
+)
 from tuopin_monitoring.main import SERVICE as MONITORING
 from tuopin_monitoring.plans import service as plans
 from tuopin_monitoring.plans.defaults import PARAMETER_SOURCES, seed_targets
@@ -286,21 +295,8 @@ def main() -> None:
             common, subject="bench", roles=[Role.district_officer], division="510303"
         )
         port = free_port()
-        env = {
-            "TUOPIN_DATABASE_URL": url,
-            "TUOPIN_LOG_FORMAT": "json",
-            "TUOPIN_ENVIRONMENT": "test",
-            "MONITORING_SYNC_INTERVAL_SECONDS": "0",
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "tuopin_shared.cli",
-            "serve",
-            "monitoring",
-            "--port",
-            str(port),
-        ]
+        env = service_env(url, MONITORING_SYNC_INTERVAL_SECONDS="0")
+        command = service_command("monitoring", port)
         paths = dashboard_paths()
         runs = []
         with server(command, port, env) as base:

@@ -21,7 +21,17 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._harness import dsn, free_port, load_registry, save, scratch_database, server, wrk
+from bench._harness import (
+    dsn,
+    free_port,
+    load_registry,
+    save,
+    scratch_database,
+    server,
+    service_command,
+    service_env,
+    wrk,
+)
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.kit.auth import mint_token
 from tuopin_shared.kit.settings import CommonSettings
@@ -60,21 +70,8 @@ def main() -> None:
             common, subject="bench", roles=[Role.district_officer], division="510303"
         )
         registry_port, floor_port = free_port(), free_port()
-        env = {
-            "TUOPIN_DATABASE_URL": url,
-            "TUOPIN_LOG_FORMAT": "json",
-            "TUOPIN_ENVIRONMENT": "test",
-            "FLOOR_DSN": dsn(url),
-        }
-        registry_cmd = [
-            sys.executable,
-            "-m",
-            "tuopin_shared.cli",
-            "serve",
-            "registry",
-            "--port",
-            str(registry_port),
-        ]
+        env = service_env(url, FLOOR_DSN=dsn(url))
+        registry_cmd = service_command("registry", registry_port)
         floor_cmd = [
             sys.executable,
             "-m",
