@@ -34,8 +34,14 @@ from tuopin_registry.db import audit_log
 from tuopin_registry.demo.generator import generate
 from tuopin_registry.demo.loader import load
 from tuopin_registry.exports import endpoints, queries, streaming
-from tuopin_registry.exports.queries import HOUSEHOLD_COLUMNS, PERSON_COLUMNS, Kind
+from tuopin_registry.exports.queries import (
+    HOUSEHOLD_COLUMNS,
+    LEDGER_COLUMNS,
+    PERSON_COLUMNS,
+    Kind,
+)
 from tuopin_registry.households.models import HouseholdRow
+from tuopin_registry.imports.parsing import COLUMNS as IMPORT_COLUMNS
 from tuopin_registry.members.models import MemberRow
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.identity import mask_resident_id
@@ -280,6 +286,58 @@ async def test_a_deceased_member_is_exported_with_the_date(
     records = {r["id"]: r for r in ndjson(await export(exports, "persons", admin))}
     assert records[son["id"]]["deceased_on"] == "2020-05-01"
     assert records[household["members"][0]["id"]]["deceased_on"] is None
+
+
+# ---------------------------------------------------------------- the ledger
+
+
+def test_the_ledger_has_the_import_templates_columns_in_its_order() -> None:
+    assert [c.name for c in LEDGER_COLUMNS] == [c.name for c in IMPORT_COLUMNS]
+
+
+async def test_the_ledger_has_the_living_a_row_each_with_their_household_repeated(
+    exports: AsyncClient, admin: dict[str, str], create_household: Any
+) -> None:
+    first, second = await two_households(create_household)
+    daughter = first["members"][1]
+    died = await exports.post(
+        f"/v1/members/{daughter['id']}/death",
+        json={"deceased_on": "2021-01-09"},
+        headers={**admin, "If-Match": '"1"'},
+    )
+    assert died.status_code == 200, died.text
+    response = await export(exports, "ledger", admin)
+    rows = {r["resident_id"]: r for r in ndjson(response)}
+    head = first["members"][0]
+    assert set(rows) == {head["resident_id"], second["members"][0]["resident_id"]}
+    row = rows[head["resident_id"]]
+    assert row == {
+        "household_number": first["id"],
+        "division_code": AIYE_V1,
+        "address": first["address"],
+        "phone": "13812345678",
+        "household_status": first["status"],
+        "registered_year": first["registered_year"],
+        "main_poverty_cause": first["main_poverty_cause"],
+        "water_short_area": first["water_short_area"],
+        **{name: head[name] for name in [c.name for c in LEDGER_COLUMNS][8:]},
+    }
+    as_csv = await export(exports, "ledger", admin, format="csv")
+    assert as_csv.headers["content-disposition"].startswith('attachment; filename="ledger-')
+
+
+async def test_the_ledger_without_pii_is_masked(
+    exports: AsyncClient, token: Any, admin: dict[str, str], create_household: Any
+) -> None:
+    first, _ = await two_households(create_household)
+    head = first["members"][0]
+    masked = ndjson(await export(exports, "ledger", token(Role.town_officer, AIYE)))
+    row = next(r for r in masked if r["household_number"] == first["id"])
+    assert row["resident_id"] == mask_resident_id(head["resident_id"])
+    assert row["phone"] == mask_phone("13812345678")
+    assert row["disability_certificate_no"] == mask_certificate_number(
+        head["disability_certificate_no"]
+    )
 
 
 # ---------------------------------------------------------------- households, every format
@@ -561,7 +619,7 @@ def test_declared_nullability_matches_the_tables() -> None:
     # The JSON of a column declared NOT NULL skips the NULL test: a wrong
     # declaration would turn a NULL into an empty string or false.
     tables = {"m": MemberRow.__table__, "h": HouseholdRow.__table__}
-    for column in (*PERSON_COLUMNS, *HOUSEHOLD_COLUMNS):
+    for column in (*PERSON_COLUMNS, *HOUSEHOLD_COLUMNS, *LEDGER_COLUMNS):
         alias, _, name = column.sql.partition(".")
         if alias in tables and name in tables[alias].c:
             assert column.nullable == tables[alias].c[name].nullable, column.name

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import json
 import time
 import uuid
 from datetime import date, timedelta
@@ -321,6 +323,42 @@ def test_csv_rows_keep_spreadsheet_numbers_and_skip_blank_rows(tmp_path: Path) -
         (5, ["2", 'a "quoted"\nline']),
     ]
     # Counted by line breaks: an upper bound when a cell holds one.
+    assert estimate_rows(ledger) == 5
+
+
+def test_ndjson_lines_are_read_as_the_cells_a_csv_would_hold(tmp_path: Path) -> None:
+    lines = [
+        {
+            "户编号": "H1",
+            "division_code": 510303100001,
+            "resident_id": None,
+            "name": "张三",
+            "relation_to_head": "head",
+        },
+        {},
+        {"户编号": 7, "name": "李四", "resident_id": "x"},
+        {"户编号": True, "division_code": 1.0, "name": 2.5, "relation_to_head": False},
+    ]
+    text = "\n".join("" if not line else json.dumps(line, ensure_ascii=False) for line in lines)
+    ledger = write(tmp_path, "l.ndjson", codecs.BOM_UTF8 + text.encode() + b"\n\n")
+    assert ledger.format is LedgerFormat.NDJSON
+    reader = open_ledger(ledger)
+    try:
+        assert reader.layout.headers == {
+            "household_number": "户编号",
+            "division_code": "division_code",
+            "resident_id": "resident_id",
+            "name": "name",
+            "relation_to_head": "relation_to_head",
+        }
+        assert list(reader.rows()) == [
+            (1, ["H1", "510303100001", "", "张三", "head"]),
+            (3, ["7", "", "x", "李四", ""]),
+            (4, ["true", "1", "", "2.5", "false"]),
+        ]
+    finally:
+        reader.close()
+    # A row a line, no header: blank lines make it an upper bound.
     assert estimate_rows(ledger) == 5
 
 

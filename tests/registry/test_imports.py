@@ -34,6 +34,7 @@ from tests.registry.conftest import (
     OTHER_TOWN,
     OTHER_TOWN_V1,
     household_body,
+    isolate_exports,
     member_body,
 )
 from tuopin_registry.db import audit_log, change_event
@@ -42,6 +43,7 @@ from tuopin_registry.households.service import household_payload
 from tuopin_registry.imports import endpoints, jobs
 from tuopin_registry.imports.models import ImportJobRow
 from tuopin_registry.imports.parsing import COLUMNS
+from tuopin_registry.imports.sources import LedgerFile, detect_format, open_ledger
 from tuopin_registry.main import SERVICE, create_app
 from tuopin_registry.members.models import MemberRow
 from tuopin_registry.members.service import member_payload
@@ -50,6 +52,7 @@ from tuopin_registry.status.events import status_event_payload
 from tuopin_registry.status.models import StatusChangeRow
 from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.identity import make_resident_id
+from tuopin_shared.contracts.imports import LedgerFormat
 from tuopin_shared.kit.database import driver
 from tuopin_shared.kit.migrations import upgrade
 from tuopin_shared.kit.settings import CommonSettings, Environment
@@ -361,6 +364,100 @@ async def test_the_shipped_example_is_a_valid_ledger(
     assert response.json()["households"] == 3
 
 
+# ---------------------------------------------------------------- round trips
+
+
+def exported_cells(content: bytes, format_: str, tmp_path: Path) -> list[dict[str, str]]:
+    """An exported ledger's rows as the import reads them: a text cell per column."""
+    path = tmp_path / f"exported.{format_}"
+    path.write_bytes(content)
+    assert detect_format(path, path.name) is LedgerFormat(format_)
+    reader = open_ledger(LedgerFile(path, path.name, LedgerFormat(format_)))
+    try:
+        assert [column.name for _, column in reader.layout.positions] == ENGLISH
+        return [dict(zip(ENGLISH, cells, strict=True)) for _, cells in reader.rows()]
+    finally:
+        reader.close()
+
+
+def by_person(rows: list[dict[str, str]]) -> tuple[dict[str, dict[str, str]], set[frozenset[str]]]:
+    """Each person's cells but the household number, and who shares a household."""
+    people = {
+        r["resident_id"]: {k: v for k, v in r.items() if k != "household_number"} for r in rows
+    }
+    households: dict[str, set[str]] = {}
+    for row in rows:
+        households.setdefault(row["household_number"], set()).add(row["resident_id"])
+    return people, {frozenset(members) for members in households.values()}
+
+
+@pytest.mark.parametrize("format_", ["csv", "xlsx", "ndjson"])
+async def test_an_exported_ledger_imports_into_an_empty_register_as_it_stood(
+    imports_app: FastAPI,
+    api: AsyncClient,
+    admin: dict[str, str],
+    district: None,
+    connection: AsyncConnection,
+    format_: str,
+    tmp_path: Path,
+) -> None:
+    isolate_exports(imports_app, connection)
+    rows = household("R1", members=3, phone="0813-1234567", registered_year="2015")
+    rows += household("R2", AIYE_V2, members=2, household_status="监测户", water_short_area="是")
+    rows[1].update(
+        health_status="disabled",
+        disability_category="肢体残疾",
+        disability_grade="二级",
+        disability_certificate_no=rows[1]["resident_id"] + "42",
+        disability_certified_on="2016-05-20",
+        resident_pension_enrolled="是",
+    )
+    rows[2].update(
+        school_stage="junior_secondary",
+        employment_status="migrant",
+        months_worked="7",
+        employment_place='Chengdu, "Site 3"\nnorth gate',
+        dibao="true",
+    )
+    assert (await upload(api, admin, csv_bytes(rows))).status_code == 200
+
+    async def export_ledger() -> bytes:
+        response = await api.get(
+            "/v1/exports/ledger", params={"format": format_, "division": AIYE}, headers=admin
+        )
+        assert response.status_code == 200, response.text
+        return response.content
+
+    exported = await export_ledger()
+    before = exported_cells(exported, format_, tmp_path)
+    people, households = by_person(before)
+    assert set(people) == {row["resident_id"] for row in rows}
+    assert people[rows[2]["resident_id"]]["employment_place"] == 'Chengdu, "Site 3"\nnorth gate'
+    assert people[rows[1]["resident_id"]]["disability_category"] == "physical"
+    assert people[rows[3]["resident_id"]]["household_status"] == "monitored"
+    assert people[rows[0]["resident_id"]]["registered_year"] == "2015"
+    assert people[rows[0]["resident_id"]]["phone"] == "0813-1234567"
+
+    # The same people, gone from the register (the test's transaction is rolled back).
+    raw = await driver(connection)
+    ids = [uuid.UUID(number) for number in {row["household_number"] for row in before}]
+    for table, column in (("status_change", "household_id"), ("member", "household_id")):
+        await raw.execute(f"DELETE FROM registry.{table} WHERE {column} = ANY($1)", ids)  # noqa: S608
+    await raw.execute("DELETE FROM registry.household WHERE id = ANY($1)", ids)
+
+    response = await upload(api, admin, exported, name=f"ledger.{format_}")
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["format"], report["households_created"], report["members_created"]) == (
+        format_,
+        2,
+        5,
+    )
+    after = exported_cells(await export_ledger(), format_, tmp_path)
+    assert by_person(after) == (people, households)
+    assert not {row["household_number"] for row in after} & {str(i) for i in ids}
+
+
 # ---------------------------------------------------------------- bad rows
 
 
@@ -561,15 +658,34 @@ async def test_a_late_registration_is_caught_by_the_constraint_and_nothing_is_wr
 
 # ---------------------------------------------------------------- bad files
 
+# An NDJSON ledger's first line: its keys are the header.
+_FIRST_LINE = (
+    b'{"household_number": "1", "division_code": "510303100001", "resident_id": null,'
+    b' "name": "x", "relation_to_head": "head"}\n'
+)
+
 
 @pytest.mark.parametrize(
     ("content", "name", "needle"),
     [
         (b"", "empty.csv", "empty"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old.xls", ".xls"),
-        (b"%PDF-1.4\x00\x01\x02", "scan.pdf", "neither CSV nor XLSX"),
+        (b"%PDF-1.4\x00\x01\x02", "scan.pdf", "neither CSV, XLSX nor NDJSON"),
         (b"PK\x03\x04 not really a zip", "broken.xlsx", "not an XLSX"),
         (",".join(ENGLISH).encode(), "header-only.csv", "no data rows"),
+        (_FIRST_LINE + b'{"name": \n', "cut.ndjson", "line 2 is not a JSON object"),
+        (_FIRST_LINE + b"\n[1, 2]\n", "list.ndjson", "line 3 is not a JSON object"),
+        (
+            _FIRST_LINE + b'{"name": "y", "phone": "1234567"}\n',
+            "ragged.ndjson",
+            "line 2 has fields the first line has not: phone",
+        ),
+        (
+            _FIRST_LINE + b'{"name": {"given": "x"}}\n',
+            "nested.ndjson",
+            "line 2, field name: a ledger's values are",
+        ),
+        (_FIRST_LINE + b'{"name": "\xff"}\n', "latin1.ndjson", "line 2 is not valid UTF-8"),
     ],
 )
 async def test_a_file_that_is_no_ledger_is_refused_with_422(

@@ -32,6 +32,7 @@ class ImportMode(StrEnum):
 class LedgerFormat(StrEnum):
     CSV = "csv"
     XLSX = "xlsx"
+    NDJSON = "ndjson"  # one JSON object per line, keyed by the English column names
 
 
 class ImportStatus(StrEnum):

@@ -159,7 +159,11 @@ async def _export(
     filters = queries.ExportFilter(
         scope=principal.division, division=division, status=status.value if status else None
     )
-    build = queries.persons if entity == "persons" else queries.households
+    build = {
+        "persons": queries.persons,
+        "households": queries.households,
+        "ledger": queries.ledger,
+    }[entity]
     query = build(filters, masked=not principal.can_see_pii)
     details = {
         "filters": {"division": division, "status": filters.status},
@@ -182,59 +186,58 @@ async def _export(
     return ExportResponse(ExportPlan(query, format_, filename), exports)
 
 
-@router.get(
-    "/persons",
-    status_code=200,
-    response_class=ExportResponse,
-    responses=_export_responses("persons"),
-)
-async def export_persons(
-    request: Request,
-    principal: Reader,
-    database: ReadDatabase,
-    exports: Exports,
-    division: Division = None,
-    status: Status = None,
-    format_: Format = None,
-    accept: Accept = None,
-) -> ExportResponse:
-    """Export every person in the caller's division, the deceased included, one record each."""
-    return await _export(
-        "persons",
-        request,
-        principal,
-        database,
-        exports,
-        division,
-        status,
-        negotiate(format_, accept),
+def _route(entity: str, summary: str) -> None:
+    """``GET /v1/exports/{entity}``: the same filters and formats for every export."""
+
+    async def endpoint(
+        request: Request,
+        principal: Reader,
+        database: ReadDatabase,
+        exports: Exports,
+        division: Division = None,
+        status: Status = None,
+        format_: Format = None,
+        accept: Accept = None,
+    ) -> ExportResponse:
+        return await _export(
+            entity,
+            request,
+            principal,
+            database,
+            exports,
+            division,
+            status,
+            negotiate(format_, accept),
+        )
+
+    router.add_api_route(
+        f"/{entity}",
+        endpoint,
+        methods=["GET"],
+        name=f"export_{entity}",
+        description=summary,
+        status_code=200,
+        response_class=ExportResponse,
+        responses=_export_responses(entity),
     )
 
 
-@router.get(
-    "/households",
-    status_code=200,
-    response_class=ExportResponse,
-    responses=_export_responses("households"),
+_route(
+    "persons",
+    "Export every person in the caller's division, the deceased included, one record each.",
 )
-async def export_households(
-    request: Request,
-    principal: Reader,
-    database: ReadDatabase,
-    exports: Exports,
-    division: Division = None,
-    status: Status = None,
-    format_: Format = None,
-    accept: Accept = None,
-) -> ExportResponse:
-    """Export every household in the caller's division, with its head and living size."""
-    return await _export(
-        "households",
-        request,
-        principal,
-        database,
-        exports,
-        division,
-        status,
-        negotiate(format_, accept),
-    )
+_route(
+    "households",
+    "Export every household in the caller's division, with its head and living size.",
+)
+_route(
+    "ledger",
+    """Export the register as an import ledger: one row per living member, the household's
+columns repeated, in the columns and order of the import template.
+
+`POST /v1/imports` takes the file back in any of the three formats, so a register (or
+part of it) moves to another as it stands; the household number is the household's id.
+Without `pii` the identifiers are masked and the file does not import. The import
+registers households in an initial status only, so lifted-out and returned households
+come back as refused rows: filter them out with `status` to move the others.""",
+)

@@ -245,6 +245,37 @@ HOUSEHOLD_COLUMNS: tuple[Column, ...] = (
     Column("updated_at", "h.updated_at", Kind.TIMESTAMP),
 )
 
+# The register in the import's own layout (imports.parsing.COLUMNS, same names,
+# same order): one row per living member, the household's columns repeated and
+# its id as the household number. A ledger exported with pii imports into
+# another register as it stands; a test holds the names to the import's.
+LEDGER_COLUMNS: tuple[Column, ...] = (
+    Column("household_number", "h.id", Kind.UUID),
+    Column("division_code", "h.division_code", Kind.CODE),
+    Column("address", "h.address", nullable=True),
+    Column("phone", "h.phone", nullable=True, masked_sql=mask_phone_sql("h.phone")),
+    Column("household_status", "h.status", Kind.CODE),
+    Column("registered_year", "h.registered_year", Kind.INTEGER, nullable=True),
+    Column("main_poverty_cause", "h.main_poverty_cause", Kind.CODE, nullable=True),
+    Column("water_short_area", "h.water_short_area", Kind.BOOLEAN),
+    *(
+        column
+        for column in PERSON_COLUMNS
+        if column.name
+        not in {
+            "id",
+            "household_id",
+            "division_code",
+            "household_status",
+            "sex",
+            "birth_date",
+            "in_school",
+            "deceased_on",
+            "version",
+        }
+    ),
+)
+
 # Every member, the deceased included (with deceased_on): an export is the
 # register as it stands, and a reader filters on deceased_on if it must.
 _PERSONS_FROM = """
@@ -335,8 +366,16 @@ class ExportQuery:
         return self._select(self._columns(_typed_value), ordered)
 
     def count(self) -> str:
-        base = _PERSONS_FROM if self.entity == "persons" else "\n  FROM registry.household h"
-        return f"SELECT count(*){base}\n WHERE {self.where_sql}"
+        return f"SELECT count(*){self.count_from}\n WHERE {self.where_sql}"
+
+    @property
+    def count_from(self) -> str:
+        # Households are counted without the lateral join that finds their heads.
+        return "\n  FROM registry.household h" if self.entity == "households" else self.from_sql
+
+
+# Village by village, each household's members together, head first.
+_PERSONS_ORDER = "h.division_code, m.household_id, m.relation_to_head <> 'head', m.birth_date, m.id"
 
 
 def _where(filters: ExportFilter) -> tuple[str, tuple[object, ...]]:
@@ -351,20 +390,32 @@ def _where(filters: ExportFilter) -> tuple[str, tuple[object, ...]]:
     return " AND ".join(conditions), tuple(args)
 
 
-def persons(filters: ExportFilter, *, masked: bool) -> ExportQuery:
+def _person_rows(
+    entity: str,
+    columns: tuple[Column, ...],
+    filters: ExportFilter,
+    masked: bool,
+    condition: str | None = None,
+) -> ExportQuery:
     where, args = _where(filters)
     return ExportQuery(
-        entity="persons",
-        columns=PERSON_COLUMNS,
+        entity=entity,
+        columns=columns,
         from_sql=_PERSONS_FROM,
-        where_sql=where,
-        # Village by village, each household's members together, head first.
-        order_sql=(
-            "h.division_code, m.household_id, m.relation_to_head <> 'head', m.birth_date, m.id"
-        ),
+        where_sql=f"{where} AND {condition}" if condition else where,
+        order_sql=_PERSONS_ORDER,
         args=args,
         masked=masked,
     )
+
+
+def persons(filters: ExportFilter, *, masked: bool) -> ExportQuery:
+    return _person_rows("persons", PERSON_COLUMNS, filters, masked)
+
+
+def ledger(filters: ExportFilter, *, masked: bool) -> ExportQuery:
+    # The living only: the ledger registers people, and has no date of death.
+    return _person_rows("ledger", LEDGER_COLUMNS, filters, masked, "m.deceased_on IS NULL")
 
 
 def households(filters: ExportFilter, *, masked: bool) -> ExportQuery:

@@ -29,7 +29,9 @@ __all__ = ["import_ledger"]
 def import_ledger(
     file: Annotated[
         Path,
-        typer.Argument(exists=True, dir_okay=False, readable=True, help="The ledger: CSV or XLSX."),
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="The ledger: CSV, XLSX or NDJSON."
+        ),
     ],
     validate: Annotated[
         bool, typer.Option("--validate", help="Check every row and write nothing.")

@@ -112,7 +112,7 @@ def _options(principal: Principal, request: Request, mode: ImportMode) -> Import
         422: {
             "model": Problem,
             "content": {PROBLEM_JSON: {}},
-            "description": "Not a CSV or XLSX ledger, empty, unknown or missing columns;"
+            "description": "Not a CSV, XLSX or NDJSON ledger, empty, unknown or missing columns;"
             " or, to commit, rows with errors (the `report` extension lists them) and"
             " nothing written",
         },
@@ -123,7 +123,13 @@ async def import_ledger(
     background: BackgroundTasks,
     session: Session,
     principal: Editor,
-    file: Annotated[UploadFile, File(description="The ledger, CSV (UTF-8 or GB18030) or XLSX.")],
+    file: Annotated[
+        UploadFile,
+        File(
+            description="The ledger: CSV (UTF-8 or GB18030), XLSX, or NDJSON (one object per"
+            " line keyed by the English column names, as `GET /v1/exports/ledger` writes it)."
+        ),
+    ],
     mode: Annotated[
         ImportMode,
         Form(description="validate: check every row, write nothing; commit: all or nothing."),

@@ -1,9 +1,9 @@
 """Ledger files: what format a file is, its header, and its rows one at a time.
 
-Both readers stream: a CSV is read through the csv module a line at a time,
+Every reader streams: a CSV is read through the csv module a line at a time,
 an XLSX through openpyxl's read-only mode, which parses the sheet's XML as it
-goes instead of building the sheet in memory. Blocking I/O: call these from a
-worker thread, never on the event loop.
+goes instead of building the sheet in memory, and NDJSON a line at a time.
+Blocking I/O: call these from a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+import orjson
+
 from tuopin_registry.imports.parsing import HeaderError, Layout, match_headers
 from tuopin_shared.contracts.imports import LedgerFormat
 
@@ -28,7 +30,7 @@ __all__ = [
     "LedgerFile",
     "LedgerFileError",
     "LedgerReader",
-    "count_csv_rows",
+    "count_text_rows",
     "detect_format",
     "estimate_rows",
     "open_ledger",
@@ -98,7 +100,7 @@ def temporary_path(suffix: str) -> Path:
 
 
 def detect_format(path: Path, name: str) -> LedgerFormat:
-    """CSV or XLSX, from the content (the name only sharpens the message)."""
+    """CSV, XLSX or NDJSON, from the content (the name only sharpens the message)."""
     with path.open("rb") as file:
         head = file.read(4096)
     if not head:
@@ -116,7 +118,10 @@ def detect_format(path: Path, name: str) -> LedgerFormat:
             "not_a_ledger", "UTF-16 text (Excel's 'Unicode text'): save it as CSV UTF-8 or .xlsx"
         )
     if b"\x00" in head:
-        raise LedgerFileError("not_a_ledger", f"{name} is neither CSV nor XLSX")
+        raise LedgerFileError("not_a_ledger", f"{name} is neither CSV, XLSX nor NDJSON")
+    # No CSV header starts with a brace; a JSON object does.
+    if head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"{"):
+        return LedgerFormat.NDJSON
     return LedgerFormat.CSV
 
 
@@ -130,9 +135,13 @@ def _is_workbook(path: Path) -> bool:
 
 def open_ledger(ledger: LedgerFile) -> LedgerReader:
     """A reader positioned after the header, which has been matched to the columns."""
-    reader: _CsvReader | _XlsxReader = (
-        _CsvReader(ledger.path) if ledger.format is LedgerFormat.CSV else _XlsxReader(ledger.path)
-    )
+    reader: _CsvReader | _XlsxReader | _NdjsonReader
+    if ledger.format is LedgerFormat.XLSX:
+        reader = _XlsxReader(ledger.path)
+    elif ledger.format is LedgerFormat.NDJSON:
+        reader = _NdjsonReader(ledger.path)
+    else:
+        reader = _CsvReader(ledger.path)
     try:
         header = reader.header()
         if header is None or not any(cell.strip() for cell in header):
@@ -202,8 +211,8 @@ class _CsvReader:
         self._file.close()
 
 
-def _xlsx_text(value: Any) -> str:
-    """A cell's value as the text a person sees in it."""
+def _cell_text(value: Any) -> str:
+    """A spreadsheet cell's value, or a JSON value, as the text a person sees in it."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -243,38 +252,113 @@ class _XlsxReader:
 
     def header(self) -> list[str] | None:
         row = next(self._rows, None)
-        return None if row is None else [_xlsx_text(value) for value in row]
+        return None if row is None else [_cell_text(value) for value in row]
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         # openpyxl yields an empty row for each row missing from the sheet, so the
         # count stays the row number a spreadsheet shows.
         for number, row in enumerate(self._rows, start=2):
             if any(value is not None and value != "" for value in row):
-                yield number, [_xlsx_text(value) for value in row]
+                yield number, [_cell_text(value) for value in row]
 
     def close(self) -> None:
         self._workbook.close()
         self._file.close()
 
 
+class _NdjsonReader:
+    """One JSON object per line, keyed by column names: the first line's keys are the
+    header, and a later line may leave keys out (blank cells) but add none."""
+
+    layout: Layout
+
+    def __init__(self, path: Path) -> None:
+        # Bytes, each line decoded on its own: an encoding error is told with its line.
+        self._file = path.open("rb")
+        self._lines: Iterator[tuple[int, dict[str, Any]]] = iter(())
+        self._first: tuple[int, dict[str, Any]] | None = None
+        self._keys: list[str] = []
+        self._known: frozenset[str] = frozenset()
+
+    def _objects(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        for number, line in enumerate(self._file, start=1):
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise LedgerFileError(
+                        "bad_encoding", f"line {number} is not valid UTF-8"
+                    ) from None
+                value = None
+            if not isinstance(value, dict):
+                raise LedgerFileError("bad_ndjson", f"line {number} is not a JSON object")
+            yield number, value
+
+    def header(self) -> list[str] | None:
+        self._lines = self._objects()
+        self._first = next(self._lines, None)
+        if self._first is None:
+            return None
+        self._keys = list(self._first[1])
+        self._known = frozenset(self._keys)
+        return self._keys
+
+    def _cells(self, number: int, record: dict[str, Any]) -> list[str]:
+        extra = [key for key in record if key not in self._known]
+        if extra:
+            raise LedgerFileError(
+                "bad_ndjson",
+                f"line {number} has fields the first line has not: {', '.join(extra)};"
+                " give every field on the first line, null where it is blank",
+            )
+        cells = []
+        for key in self._keys:
+            value = record.get(key)
+            if isinstance(value, (dict, list)):
+                raise LedgerFileError(
+                    "bad_ndjson",
+                    f"line {number}, field {key}: a ledger's values are text, numbers,"
+                    " true/false or null",
+                )
+            cells.append(_cell_text(value))
+        return cells
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        if self._first is not None:
+            (number, record), self._first = self._first, None
+            yield number, self._cells(number, record)
+        for number, record in self._lines:
+            yield number, self._cells(number, record)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 # ---------------------------------------------------------------- size
 
 
-def count_csv_rows(path: Path) -> int:
-    """Data rows of a CSV, counted by line breaks: an upper bound when cells hold line breaks."""
+def count_text_rows(path: Path, header: bool = True) -> int:
+    """Data rows of a CSV (or NDJSON, which has no ``header``), counted by line
+    breaks: an upper bound when cells hold line breaks or lines are blank."""
     lines = 0
     last = b""
     with path.open("rb") as file:
         while chunk := file.read(_CHUNK):
             lines += chunk.count(b"\n")
             last = chunk
-    return _rows_from_lines(lines, last)
+    return _rows_from_lines(lines, last, header)
 
 
-def _rows_from_lines(lines: int, last_chunk: bytes) -> int:
+def _rows_from_lines(lines: int, last_chunk: bytes, header: bool) -> int:
     if last_chunk and not last_chunk.endswith(b"\n"):
         lines += 1
-    return max(lines - 1, 0)
+    return max(lines - 1, 0) if header else lines
 
 
 # The first sheet is found the way a spreadsheet finds it: the workbook lists its
@@ -349,9 +433,10 @@ def estimate_rows(
     reading it all (or, given ``up_to``, when there are more than that)."""
     if ledger.format is LedgerFormat.XLSX:
         return _xlsx_rows(ledger.path, up_to)
+    header = ledger.format is LedgerFormat.CSV
     if line_breaks is not None:
         with ledger.path.open("rb") as file:
             file.seek(-1, os.SEEK_END)
             last = file.read(1)
-        return _rows_from_lines(line_breaks, last)
-    return count_csv_rows(ledger.path)
+        return _rows_from_lines(line_breaks, last, header)
+    return count_text_rows(ledger.path, header)
