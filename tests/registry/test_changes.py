@@ -4,6 +4,7 @@ and a transaction that commits late is never skipped."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.registry.conftest import (
 )
 from tuopin_registry.main import create_app
 from tuopin_shared.contracts.auth import Permission, Role
+from tuopin_shared.contracts.changes import ChangeEvent
 from tuopin_shared.kit.auth import mint_token
 from tuopin_shared.kit.settings import CommonSettings, Environment
 
@@ -141,6 +143,27 @@ async def test_a_consumer_from_zero_ends_with_the_register_state(
         events, _ = await follow(client, headers(common))
         positions = [e["position"] for e in events]
         assert len(positions) == len(set(positions))
+        # Each event is its stored row, in the contract's shape.
+        connection = await asyncpg.connect(_dsn(common.database_url))
+        try:
+            stored = {
+                f"{row['txid']}.{row['seq']}": row
+                for row in await connection.fetch("SELECT * FROM registry.change_event")
+            }
+        finally:
+            await connection.close()
+        for event in events:
+            row, served = stored[event["position"]], ChangeEvent.model_validate(event)
+            assert served.model_dump(exclude={"position"}) == {
+                "seq": row["seq"],
+                "entity": row["entity"],
+                "entity_id": row["entity_id"],
+                "version": row["version"],
+                "kind": row["kind"],
+                "division_code": row["division_code"],
+                "occurred_at": row["occurred_at"],
+                "payload": json.loads(row["payload"]),
+            }
         # Apply the feed in order: the last version of every entity wins.
         households: dict[str, dict[str, Any]] = {}
         members: dict[str, dict[str, Any]] = {}
