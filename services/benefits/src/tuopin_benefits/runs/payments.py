@@ -222,7 +222,7 @@ async def apply_results(
     run_status = RunStatus(await session.scalar(text(_SETTLE_RUN), {"run_id": batch["run_id"]}))
     # The status read with the run's row locked: only the upload that paid it counts it.
     if run_status is RunStatus.PAID and batch["run_status"] != RunStatus.PAID:
-        runs.count(batch["program"], "paid")
+        runs.count(session, batch["program"], "paid")
     return int(getattr(applied, "rowcount", 0)), run_status
 
 

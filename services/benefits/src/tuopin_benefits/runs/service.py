@@ -33,6 +33,7 @@ from tuopin_shared.contracts.runs import (
 )
 from tuopin_shared.kit import metrics
 from tuopin_shared.kit.auth import Principal
+from tuopin_shared.kit.database import after_commit
 from tuopin_shared.kit.errors import Conflict, Forbidden, NotFound
 
 # The steps of a run's life operators watch: created (a new run, not the live one found
@@ -48,8 +49,9 @@ RUNS = metrics.counter(
 )
 
 
-def count(program: str, outcome: Outcome) -> None:
-    RUNS.labels(program=program, outcome=outcome).inc()
+def count(session: AsyncSession, program: str, outcome: Outcome) -> None:
+    """Count a run's step once the transaction that took it has committed."""
+    after_commit(session, RUNS.labels(program=program, outcome=outcome).inc)
 
 
 async def create(
@@ -74,7 +76,7 @@ async def create(
     )
     statement = select(RunRow).execution_options(populate_existing=True)
     if created is not None:
-        count(body.program.value, "created")
+        count(session, body.program.value, "created")
         return (await session.execute(statement.where(RunRow.id == created))).scalar_one(), True
     live = await session.execute(
         statement.where(
@@ -253,7 +255,7 @@ async def compute(
             paid_amount=0,
         )
     )
-    count(program.value, "computed")
+    count(session, program.value, "computed")
     return await get(session, principal, run.id, for_update=True)
 
 
@@ -277,9 +279,9 @@ async def approve(session: AsyncSession, principal: Principal, run_id: uuid.UUID
             paid_at=text("clock_timestamp()") if status is RunStatus.PAID else None,
         )
     )
-    count(run.program, "approved")
+    count(session, run.program, "approved")
     if status is RunStatus.PAID:
-        count(run.program, "paid")
+        count(session, run.program, "paid")
     return await get(session, principal, run.id, for_update=True)
 
 
@@ -306,7 +308,7 @@ async def cancel(session: AsyncSession, principal: Principal, run_id: uuid.UUID)
             cancelled_at=text("clock_timestamp()"),
         )
     )
-    count(run.program, "cancelled")
+    count(session, run.program, "cancelled")
     return await get(session, principal, run.id, for_update=True)
 
 

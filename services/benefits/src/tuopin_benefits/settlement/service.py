@@ -195,6 +195,8 @@ async def settle(
                 raise RuntimeError("a unique conflict with nothing behind it") from exc
         if answer is None:
             raise RuntimeError("the patient's year-to-date row moved while locked")
+        if not answer.replayed:  # stored, and committed by now on either path
+            SETTLEMENTS.labels(outcome="settled").inc()
         return answer
 
 
@@ -250,7 +252,6 @@ class _Attempt:
         )
         if not stored:
             return None
-        SETTLEMENTS.labels(outcome="settled").inc()
         return Answer(201, values["response_body"], values["id"])
 
 
@@ -391,7 +392,7 @@ async def reverse(
             "audit_details": json.dumps({"reason": body.reason}),
         },
     )
-    SETTLEMENTS.labels(outcome="reversed").inc()
+    kit_database.after_commit(session, SETTLEMENTS.labels(outcome="reversed").inc)
     return Answer(200, answer, settlement_id)
 
 

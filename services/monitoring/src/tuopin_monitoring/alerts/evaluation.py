@@ -33,6 +33,7 @@ from tuopin_monitoring.plans.service import parameters_of
 from tuopin_shared.contracts.divisions import division_prefix
 from tuopin_shared.contracts.monitoring import AlertRule, PlanParameters
 from tuopin_shared.kit import metrics
+from tuopin_shared.kit.database import after_commit
 
 ALERTS_RAISED = metrics.counter(
     "tuopin_alerts_raised_total", "Return-to-poverty alerts opened by evaluations."
@@ -208,5 +209,6 @@ async def evaluate(
     else:
         statement = _EVALUATE[(await holds_only(session, division_prefix(division)), False)]
     row = (await session.execute(text(statement), params)).one()
-    ALERTS_RAISED.inc(int(row.opened))
+    opened = int(row.opened)
+    after_commit(session, lambda: ALERTS_RAISED.inc(opened))
     return Outcome(int(row.opened), int(row.refreshed), int(row.cleared))
