@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -112,6 +113,14 @@ def csv_bytes(rows: list[dict[str, str]], chinese: bool = False) -> bytes:
     for row in rows:
         writer.writerow([row.get(name, "") for name in ENGLISH])
     return out.getvalue().encode("utf-8-sig")
+
+
+def ndjson_bytes(rows: list[dict[str, str]]) -> bytes:
+    """A line per row, every column on every line, null where the cell is blank."""
+    return "".join(
+        json.dumps({name: row.get(name) or None for name in ENGLISH}, ensure_ascii=False) + "\n"
+        for row in rows
+    ).encode()
 
 
 def xlsx_bytes(rows: list[dict[str, str]], chinese: bool = False) -> bytes:
@@ -738,6 +747,7 @@ def big_ledger(households: int, division: str = AIYE_V1, prefix: str = "J") -> l
     return rows
 
 
+@pytest.mark.parametrize("format_", ["csv", "ndjson"])
 async def test_a_large_file_becomes_a_job_whose_report_is_polled(
     api: AsyncClient,
     imports_app: FastAPI,
@@ -745,14 +755,17 @@ async def test_a_large_file_becomes_a_job_whose_report_is_polled(
     district: None,
     db: AsyncSession,
     connection: AsyncConnection,
+    format_: str,
 ) -> None:
     rows = big_ledger(5_000)  # 20,000 rows
     before = await counts(db)
-    response = await upload(api, admin, csv_bytes(rows))
+    encode = csv_bytes if format_ == "csv" else ndjson_bytes
+    response = await upload(api, admin, encode(rows), name=f"ledger.{format_}")
     assert response.status_code == 202, response.text
     job = response.json()
     assert response.headers["Location"] == f"/v1/imports/{job['id']}"
     assert (job["status"], job["rows_total"], job["report"]) == ("queued", 20_000, None)
+    assert job["format"] == format_
     [(job_id, path)] = imports_app.state.import_jobs.started
     assert str(job_id) == job["id"]
 
