@@ -129,10 +129,15 @@ def _export_responses(what: str) -> dict[int | str, dict[str, Any]]:
         "description": "The Accept header admits none of the export formats",
         "content": {PROBLEM_JSON: {}},
     }
+    names = (
+        "the import template's column names and the JSON API's value formats"
+        if what == "ledger"
+        else "the same field names and value formats as the JSON API"
+    )
     responses[200] = {
         "description": (
-            f"The {what}, streamed. NDJSON: one JSON object per line, with the same field"
-            " names and value formats as the JSON API. CSV: UTF-8 with a byte order mark,"
+            f"The {what}, streamed. NDJSON: one JSON object per line, with {names}."
+            " CSV: UTF-8 with a byte order mark,"
             " a header row with the same names, dates as YYYY-MM-DD, booleans as"
             f" true/false, empty for null. XLSX: one sheet, at most {XLSX_MAX_ROWS:,} rows."
         ),
