@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import structlog
 from fastapi import Request
 from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 
 from tuopin_shared.kit.embedded import embedded_database_url
 from tuopin_shared.kit.settings import CommonSettings, ServiceSettings
@@ -138,24 +139,58 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # ---------------------------------------------------------------- after commit
 
-_AFTER_COMMIT = "tuopin_after_commit"
+# session.info keys: the actions waiting, each with the transaction (a savepoint's
+# or the session's own) it was registered in; and how the last one ended.
+_PENDING = "tuopin_after_commit"
+_ENDING = "tuopin_after_commit_ending"
+
+log = structlog.get_logger("tuopin.database")
 
 
 def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     """Run ``action`` once the session's transaction has committed; never if it rolls back.
 
     For what must only count what happened (metrics): a step counted before its
-    commit would be counted again by the retry of a commit that failed.
+    commit would be counted again by the retry of a commit that failed. Inside a
+    savepoint, the action waits for the savepoint's release and then for the
+    transaction around it; a savepoint rolled back drops what was registered in it.
     """
-    session.sync_session.info.setdefault(_AFTER_COMMIT, []).append(action)
+    sync = session.sync_session
+    transaction = sync.get_nested_transaction() or sync.get_transaction()
+    if transaction is None:  # nothing begun yet: the transaction autobegun next holds it
+        transaction = sync.begin()
+    sync.info.setdefault(_PENDING, []).append((transaction, action))
 
 
 @event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    for action in session.info.pop(_AFTER_COMMIT, ()):
-        action()
+def _committed(session: Session) -> None:
+    session.info[_ENDING] = "commit"
 
 
 @event.listens_for(Session, "after_rollback")
-def _forget_after_commit(session: Session) -> None:
-    session.info.pop(_AFTER_COMMIT, None)
+def _rolled_back(session: Session) -> None:
+    session.info[_ENDING] = "rollback"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    ending = session.info.pop(_ENDING, None)
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    mine = [action for owner, action in pending if owner is transaction]
+    if not mine:
+        return
+    rest = [(owner, action) for owner, action in pending if owner is not transaction]
+    if ending == "commit" and transaction.parent is not None:
+        # A savepoint released: its actions now wait on the transaction around it.
+        rest += [(transaction.parent, action) for action in mine]
+    session.info[_PENDING] = rest
+    if ending == "commit" and transaction.parent is None:
+        for action in mine:
+            try:
+                action()
+            except Exception:
+                # Committed is committed: one failed action neither undoes it nor
+                # keeps the others from running.
+                log.exception("after_commit_action_failed")
