@@ -453,6 +453,24 @@ def test_xlsx_cells_are_read_as_text_a_person_sees(tmp_path: Path) -> None:
     assert rows[1][1][5] == "2020-01-02"
 
 
+def test_a_number_too_large_to_be_exact_is_refused_with_its_cell(tmp_path: Path) -> None:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(ENGLISH[:11])
+    # A resident ID typed into a number-formatted column: its last digits are gone.
+    sheet.append(["1", 510303100001, None, None, None, None, None, None, 510303194405082408])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    ledger = write(tmp_path, "upload", buffer.getvalue())
+    with pytest.raises(LedgerFileError) as caught:
+        rows_of(ledger)
+    assert caught.value.code == "bad_cell"
+    assert caught.value.message.startswith("cell I2 the number 510303194405082")
+    assert "give it as text" in caught.value.message
+
+
 # ---------------------------------------------------------------- templates
 
 

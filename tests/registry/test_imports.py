@@ -374,6 +374,17 @@ async def test_the_shipped_example_is_a_valid_ledger(
     assert response.json()["households"] == 3
 
 
+async def test_a_long_bad_value_is_repeated_in_the_report_only_in_part(
+    api: AsyncClient, admin: dict[str, str], district: None
+) -> None:
+    rows = household("L1", address="地" * 5_000)
+    response = await upload(api, admin, csv_bytes(rows), "validate")
+    assert response.status_code == 200, response.text
+    [error] = response.json()["errors"]
+    assert (error["column"], error["code"]) == ("address", "too_long")
+    assert error["value"] == "地" * 200 + "…"
+
+
 # ---------------------------------------------------------------- round trips
 
 
@@ -696,6 +707,26 @@ _FIRST_LINE = (
             "line 2, field name: a ledger's values are",
         ),
         (_FIRST_LINE + b'{"name": "\xff"}\n', "latin1.ndjson", "line 2 is not valid UTF-8"),
+        (
+            _FIRST_LINE + b'{"name": "a\\u0000b"}\n',
+            "nul.ndjson",
+            "line 2, field name holds a NUL character",
+        ),
+        (
+            _FIRST_LINE + b'{"name": "' + b"x" * (1 << 20) + b'"}\n',
+            "long.ndjson",
+            "line 2 is longer than 1,024 KB",
+        ),
+        (
+            _FIRST_LINE + b'{"household_number": 123456789012345678901234567890}\n',
+            "big.ndjson",
+            "line 2, field household_number the number 123456789012345677877719597056 is too large",
+        ),
+        (
+            ",".join(ENGLISH).encode() + b"\n" + b"H1,510303100001\n" * 400 + b"H1,\x00\n",
+            "nul.csv",
+            "line 402 holds a NUL character",
+        ),
     ],
 )
 async def test_a_file_that_is_no_ledger_is_refused_with_422(
@@ -748,15 +779,17 @@ def big_ledger(households: int, division: str = AIYE_V1, prefix: str = "J") -> l
     return rows
 
 
+@pytest.mark.parametrize("format_", ["csv", "ndjson"])
 async def test_a_large_file_is_read_in_batches_in_bounded_memory(
-    district: None, connection: AsyncConnection, tmp_path: Path
+    district: None, connection: AsyncConnection, tmp_path: Path, format_: str
 ) -> None:
     # 40,000 rows: held in one batch they peak at about 33 MB; read a thousand at a
     # time, at about 4 MB whatever the file's size.
-    path = tmp_path / "big.csv"
-    path.write_bytes(csv_bytes(big_ledger(10_000, prefix="M")))
+    path = tmp_path / f"big.{format_}"
+    encode = csv_bytes if format_ == "csv" else ndjson_bytes
+    path.write_bytes(encode(big_ledger(10_000, prefix="M")))
     assert path.stat().st_size > 3_000_000
-    ledger = LedgerFile(path, path.name, LedgerFormat.CSV)
+    ledger = LedgerFile(path, path.name, LedgerFormat(format_))
     options = service.ImportOptions(
         mode=ImportMode.VALIDATE, actor="tester", roles="admin", scope=None, can_see_pii=True
     )

@@ -32,7 +32,7 @@ class ImportMode(StrEnum):
 class LedgerFormat(StrEnum):
     CSV = "csv"
     XLSX = "xlsx"
-    NDJSON = "ndjson"  # one JSON object per line, keyed by the English column names
+    NDJSON = "ndjson"  # one JSON object per line, keyed by the column names
 
 
 class ImportStatus(StrEnum):
@@ -52,7 +52,10 @@ class ImportStage(StrEnum):
 class ImportRowError(BaseModel):
     """One bad cell or row of a ledger."""
 
-    row: int = Field(description="Row number as a spreadsheet shows it: the header is row 1.")
+    row: int = Field(
+        description="Row number as a spreadsheet shows it, the header being row 1;"
+        " in an NDJSON file, the line number."
+    )
     column: str | None = Field(
         description="The column's English name; null when the error is about the whole row."
     )

@@ -127,7 +127,7 @@ async def import_ledger(
         UploadFile,
         File(
             description="The ledger: CSV (UTF-8 or GB18030), XLSX, or NDJSON (one object per"
-            " line keyed by the English column names, as `GET /v1/exports/ledger` writes it)."
+            " line keyed by the column names, as `GET /v1/exports/ledger` writes it)."
         ),
     ],
     mode: Annotated[

@@ -52,6 +52,8 @@ __all__ = [
 # Rows copied at a time: large enough that a COPY's fixed cost is spread thin,
 # small enough that a batch is a few megabytes.
 BATCH_ROWS = 5_000
+# Characters of a bad cell's value a report repeats.
+REPORTED_VALUE_CHARS = 200
 # Rows read and parsed at a time. Each row read is a list (and a tuple with its
 # number) until it is parsed into the batch's columns: a few hundred at a time
 # die before the garbage collector's youngest generation fills, where thousands
@@ -184,7 +186,7 @@ def _report(
                 row=e.row,
                 column=e.column,
                 header=reader.layout.header(e.column),
-                value=e.value if options.can_see_pii else mask(e.column, e.value),
+                value=_echoed(e.value if options.can_see_pii else mask(e.column, e.value)),
                 message=e.message,
                 code=e.code,
             )
@@ -193,6 +195,13 @@ def _report(
         errors_truncated=total > len(listed),
         elapsed_seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _echoed(value: str | None) -> str | None:
+    """A cell's value as a report repeats it: enough to find the cell, not all of a long one."""
+    if value is None or len(value) <= REPORTED_VALUE_CHARS:
+        return value
+    return value[:REPORTED_VALUE_CHARS] + "…"
 
 
 def _sort_key(error: RowError) -> tuple[int, int, str]:

@@ -15,7 +15,7 @@ import re
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -41,6 +41,11 @@ _CHUNK = 1 << 20
 # Enough of a file to tell its encoding; a CSV's first megabyte is its header and
 # thousands of rows, so text that decodes there is taken to be in that encoding.
 _SNIFF = 1 << 20
+# An NDJSON line longer than this is refused rather than read into memory: a
+# ledger row with every cell full is a few kilobytes.
+_MAX_LINE_BYTES = 1 << 20
+# Doubles hold every integer up to 2**53 exactly; beyond, digits are already lost.
+_EXACT_INTEGERS = 2**53
 _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the pre-2007 .xls format
 
@@ -76,7 +81,8 @@ class LedgerReader(Protocol):
     layout: Layout
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """(row number, cells) of each non-blank data row; the header is row 1."""
+        """(row number, cells) of each non-blank data row: its row as a spreadsheet
+        numbers it, the header being row 1; in NDJSON, its line."""
         ...
 
     def close(self) -> None: ...
@@ -181,7 +187,16 @@ class _CsvReader:
     def __init__(self, path: Path) -> None:
         self._encoding = _encoding(path)
         self._file = path.open(encoding=self._encoding, newline="")
-        self._reader = csv.reader(self._file)
+        self._reader = csv.reader(self._lines())
+
+    def _lines(self) -> Iterator[str]:
+        # The csv module reads NUL as any other character; no register can store it.
+        for number, line in enumerate(self._file, start=1):
+            if "\x00" in line:
+                raise LedgerFileError(
+                    "bad_csv", f"line {number} holds a NUL character: not text a ledger can hold"
+                )
+            yield line
 
     def header(self) -> list[str] | None:
         return self._next()
@@ -211,22 +226,49 @@ class _CsvReader:
         self._file.close()
 
 
+class _Unreadable(ValueError):
+    """A value no cell can hold as it is; the reader says where it is."""
+
+
 def _cell_text(value: Any) -> str:
     """A spreadsheet cell's value, or a JSON value, as the text a person sees in it."""
     if value is None:
         return ""
     if isinstance(value, str):
+        if "\x00" in value:
+            raise _Unreadable("holds a NUL character, which no register can store")
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         # Whole numbers are stored as floats: a year, a month count, a phone number.
+        # A resident ID typed as a number has lost its last digits already.
+        if abs(value) >= _EXACT_INTEGERS:
+            raise _Unreadable(
+                f"the number {value:.0f} is too large to be exact: give it as text"
+                " (in a spreadsheet, format the column as text)"
+            )
         return str(int(value))
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time(0) else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+def _texts(number: int, row: Sequence[Any]) -> list[str]:
+    try:
+        return [_cell_text(value) for value in row]
+    except _Unreadable:
+        for index, value in enumerate(row):
+            try:
+                _cell_text(value)
+            except _Unreadable as error:
+                from openpyxl.utils import get_column_letter
+
+                column = get_column_letter(index + 1)
+                raise LedgerFileError("bad_cell", f"cell {column}{number} {error}") from None
+        raise
 
 
 class _XlsxReader:
@@ -252,14 +294,14 @@ class _XlsxReader:
 
     def header(self) -> list[str] | None:
         row = next(self._rows, None)
-        return None if row is None else [_cell_text(value) for value in row]
+        return None if row is None else _texts(1, row)
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         # openpyxl yields an empty row for each row missing from the sheet, so the
         # count stays the row number a spreadsheet shows.
         for number, row in enumerate(self._rows, start=2):
             if any(value is not None and value != "" for value in row):
-                yield number, [_cell_text(value) for value in row]
+                yield number, _texts(number, row)
 
     def close(self) -> None:
         self._workbook.close()
@@ -281,7 +323,15 @@ class _NdjsonReader:
         self._known: frozenset[str] = frozenset()
 
     def _objects(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        for number, line in enumerate(self._file, start=1):
+        number = 0
+        while line := self._file.readline(_MAX_LINE_BYTES + 1):
+            number += 1
+            if len(line) > _MAX_LINE_BYTES:
+                raise LedgerFileError(
+                    "bad_ndjson",
+                    f"line {number} is longer than {_MAX_LINE_BYTES // 1024:,} KB: no ledger"
+                    " row is",
+                )
             if number == 1:
                 line = line.removeprefix(codecs.BOM_UTF8)
             if not line.strip():
@@ -326,7 +376,10 @@ class _NdjsonReader:
                     f"line {number}, field {key}: a ledger's values are text, numbers,"
                     " true/false or null",
                 )
-            cells.append(_cell_text(value))
+            try:
+                cells.append(_cell_text(value))
+            except _Unreadable as error:
+                raise LedgerFileError("bad_ndjson", f"line {number}, field {key} {error}") from None
         return cells
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
