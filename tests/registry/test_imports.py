@@ -413,7 +413,7 @@ def by_person(rows: list[dict[str, str]]) -> tuple[dict[str, dict[str, str]], se
 
 
 @pytest.mark.parametrize("format_", ["csv", "xlsx", "ndjson"])
-async def test_an_exported_ledger_imports_into_an_empty_register_as_it_stood(
+async def test_an_exported_ledger_imports_into_an_empty_register_cell_for_cell(
     imports_app: FastAPI,
     api: AsyncClient,
     admin: dict[str, str],

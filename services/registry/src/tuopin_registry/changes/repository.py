@@ -54,8 +54,9 @@ def _page_sql(unmasked: bool) -> str:
     # Each event as UTF-8 bytes: the service joins them and passes them on
     # without decoding thousands of strings and encoding them again. Written by
     # concat(), a quarter cheaper than json_build_object(), which looks up every
-    # argument's type for every row; numbers, ids and the division's digits need
-    # no escaping, the rest goes through to_json().
+    # argument's type for every row. Numbers, ids and the division code (copied
+    # from the household, whose foreign key holds it to a division's twelve
+    # digits) need no escaping; the rest goes through to_json().
     # Built from constants only; the caller's values are bind parameters.
     return f"""
         SELECT convert_to(concat(

@@ -240,9 +240,10 @@ _route(
     """Export the register as an import ledger: one row per living member, the household's
 columns repeated, in the columns and order of the import template.
 
-`POST /v1/imports` takes the file back in any of the three formats, so a register (or
-part of it) moves to another as it stands; the household number is the household's id.
-Without `pii` the identifiers are masked and the file does not import. The import
-registers households in an initial status only, so lifted-out and returned households
-come back as refused rows: filter them out with `status` to move the others.""",
+`POST /v1/imports` takes the file in any of the three formats, so households move to
+another register, registered there anew; the household number is the household's id.
+Without `pii` the identifiers are masked and the file does not import. What the
+template has no column for stays behind: ids, the year a household was lifted out, its
+status history, incomes, assessments and deceased members. The import takes households
+in an initial status with exactly one living head: export by `status` to move those.""",
 )

@@ -396,7 +396,7 @@ class _NdjsonReader:
 # ---------------------------------------------------------------- size
 
 
-def count_text_rows(path: Path, header: bool = True) -> int:
+def count_text_rows(path: Path, *, header: bool = True) -> int:
     """Data rows of a CSV (or NDJSON, which has no ``header``), counted by line
     breaks: an upper bound when cells hold line breaks or lines are blank."""
     lines = 0
@@ -492,4 +492,4 @@ def estimate_rows(
             file.seek(-1, os.SEEK_END)
             last = file.read(1)
         return _rows_from_lines(line_breaks, last, header)
-    return count_text_rows(ledger.path, header)
+    return count_text_rows(ledger.path, header=header)
