@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 
@@ -138,3 +140,16 @@ def isolate(app: FastAPI, connection: AsyncConnection) -> None:
 
 def client_for(app: FastAPI) -> AsyncClient:
     return AsyncClient(transport=ASGITransport(app=app), base_url="http://test")
+
+
+async def counted(client: AsyncClient, metric: str, *labels: str) -> Counter[tuple[str, ...]]:
+    """A counter's samples by the given labels' values, as ``/metrics`` shows them now."""
+    exposition = (await client.get("/metrics")).text
+    return Counter(
+        {
+            tuple(sample.labels[label] for label in labels): int(sample.value)
+            for family in text_string_to_metric_families(exposition)
+            for sample in family.samples
+            if sample.name == metric
+        }
+    )

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +25,7 @@ from tests.benefits.test_runs_factories import (
     create_run,
     set_feed,
 )
+from tests.conftest import counted
 from tuopin_shared.contracts.auth import Role
 
 
@@ -312,17 +312,8 @@ async def test_subsidy_recoveries_are_never_sent_to_the_bank(
     assert ledger["recovery_amount"] == "-200.00"
 
 
-async def runs_counted(client: AsyncClient) -> Counter[tuple[str, str]]:
-    """``tuopin_runs_total`` by program and outcome, as ``/metrics`` shows it now."""
-    exposition = (await client.get("/metrics")).text
-    return Counter(
-        {
-            (sample.labels["program"], sample.labels["outcome"]): int(sample.value)
-            for family in text_string_to_metric_families(exposition)
-            for sample in family.samples
-            if sample.name == "tuopin_runs_total"
-        }
-    )
+async def runs_counted(client: AsyncClient) -> Counter[tuple[str, ...]]:
+    return await counted(client, "tuopin_runs_total", "program", "outcome")
 
 
 async def test_runs_are_counted_by_program_and_step(

@@ -305,6 +305,21 @@ async def test_feed_is_scoped_and_masked(live: tuple[FastAPI, CommonSettings]) -
         ]
         assert len(member_events) == 1
         masked, _ = await follow(client, headers(common, Role.auditor, pii=False))
+        # The same events, in the contract's shape, but for the member identifiers.
+        assert [ChangeEvent.model_validate(e) for e in masked]
+        unmasked = {e["position"]: e for e in everything}
+        for event in masked:
+            hidden = (
+                {"resident_id", "disability_certificate_no"}
+                if event["entity"] == "member"
+                else set()
+            )
+            assert {k: v for k, v in event["payload"].items() if k not in hidden} == {
+                k: v for k, v in unmasked[event["position"]]["payload"].items() if k not in hidden
+            }
+            assert {k: v for k, v in event.items() if k != "payload"} == {
+                k: v for k, v in unmasked[event["position"]].items() if k != "payload"
+            }
         masked_ids = {e["payload"]["resident_id"] for e in masked if e["entity"] == "member"}
         assert number not in masked_ids
         assert number[:6] + "********" + number[-4:] in masked_ids

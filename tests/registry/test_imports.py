@@ -14,6 +14,7 @@ import io
 import json
 import tracemalloc
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from tests.conftest import _dsn, client_for, isolate
+from tests.conftest import _dsn, client_for, counted, isolate
 from tests.registry.conftest import (
     AIYE,
     AIYE_V1,
@@ -319,6 +320,20 @@ async def test_committing_a_good_csv_writes_households_members_history_feed_and_
     ).one()
     assert audit.action == "import"
     assert audit.details["members"] == 5
+
+
+async def test_imports_are_counted_by_mode_and_outcome_once_they_have_committed(
+    api: AsyncClient, admin: dict[str, str], district: None
+) -> None:
+    before = await counted(api, "tuopin_imports_total", "mode", "outcome")
+    assert (await upload(api, admin, csv_bytes(household("C1")), "validate")).status_code == 200
+    assert (await upload(api, admin, csv_bytes(household("C1")))).status_code == 200
+    bad = household("C2", months_worked="13")
+    assert (await upload(api, admin, csv_bytes(bad))).status_code == 422
+    after = await counted(api, "tuopin_imports_total", "mode", "outcome")
+    assert after - before == Counter(
+        {("validate", "valid"): 1, ("commit", "committed"): 1, ("commit", "refused"): 1}
+    )
 
 
 async def test_xlsx_with_chinese_headers_imports_like_csv(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from functools import partial
 from typing import Annotated, Any
 
 import asyncpg
@@ -16,6 +17,7 @@ from tuopin_registry.access import Editor, record
 from tuopin_registry.imports import jobs
 from tuopin_registry.imports.models import ImportJobRow
 from tuopin_registry.imports.service import ImportOptions, mask_report, run_import
+from tuopin_registry.imports.service import count as count_import
 from tuopin_registry.imports.sources import (
     LedgerFile,
     LedgerFileError,
@@ -33,7 +35,7 @@ from tuopin_shared.contracts.imports import (
 )
 from tuopin_shared.contracts.problems import FieldError, Problem
 from tuopin_shared.kit.auth import Principal
-from tuopin_shared.kit.database import driver
+from tuopin_shared.kit.database import after_commit, driver
 from tuopin_shared.kit.errors import (
     PROBLEM_JSON,
     NotFound,
@@ -145,8 +147,16 @@ async def import_ledger(
         rows = await asyncio.to_thread(estimate_rows, ledger, line_breaks, INLINE_MAX_ROWS)
         if rows is not None and rows <= INLINE_MAX_ROWS:
             report = await run_import(
-                await _driver_connection(session), ledger, _options(principal, request, mode)
+                await _driver_connection(session),
+                ledger,
+                _options(principal, request, mode),
+                counted=False,
             )
+            # Rows written in the request's transaction count once it has committed.
+            if report.committed:
+                after_commit(session, partial(count_import, report))
+            else:
+                count_import(report)
             if mode is ImportMode.COMMIT and not report.committed:
                 raise ImportRefused(
                     f"{report.error_count} error{'s' if report.error_count != 1 else ''}"

@@ -45,6 +45,7 @@ __all__ = [
     "BATCH_ROWS",
     "ImportOptions",
     "Progress",
+    "count",
     "mask_report",
     "run_import",
 ]
@@ -208,16 +209,27 @@ def _sort_key(error: RowError) -> tuple[int, int, str]:
     return (error.row, _COLUMN_ORDER.get(error.column or "", -1), error.code)
 
 
+def count(report: ImportReport) -> None:
+    outcome = "committed" if report.committed else ("valid" if report.valid else "refused")
+    IMPORTS.labels(mode=str(getattr(report.mode, "value", report.mode)), outcome=outcome).inc()
+
+
 async def run_import(
     connection: asyncpg.Connection,
     ledger: LedgerFile,
     options: ImportOptions,
+    *,
+    counted: bool = True,
     **kwargs: Any,
 ) -> ImportReport:
-    """Check every row of ``ledger`` and, to commit, write them all or nothing (counted)."""
+    """Check every row of ``ledger`` and, to commit, write them all or nothing.
+
+    Counted in ``tuopin_imports_total`` unless ``counted`` is False: a caller whose
+    transaction commits the rows later counts them with ``count`` once it has.
+    """
     result = await _run_import(connection, ledger, options, **kwargs)
-    outcome = "committed" if result.committed else ("valid" if result.valid else "refused")
-    IMPORTS.labels(mode=str(getattr(result.mode, "value", result.mode)), outcome=outcome).inc()
+    if counted:
+        count(result)
     return result
 
 
