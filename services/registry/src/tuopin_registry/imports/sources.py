@@ -181,22 +181,32 @@ def _encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
+def _refuse_nul(path: Path) -> None:
+    """The csv module reads NUL as any other character, and no register can store it.
+
+    Looked for in the bytes, at C speed: in UTF-8 and GB18030 alike a zero byte
+    is only ever the NUL character.
+    """
+    lines = 1
+    with path.open("rb") as file:
+        while chunk := file.read(_CHUNK):
+            at = chunk.find(b"\x00")
+            if at >= 0:
+                lines += chunk.count(b"\n", 0, at)
+                raise LedgerFileError(
+                    "bad_csv", f"line {lines} holds a NUL character: not text a ledger can hold"
+                )
+            lines += chunk.count(b"\n")
+
+
 class _CsvReader:
     layout: Layout
 
     def __init__(self, path: Path) -> None:
         self._encoding = _encoding(path)
+        _refuse_nul(path)
         self._file = path.open(encoding=self._encoding, newline="")
-        self._reader = csv.reader(self._lines())
-
-    def _lines(self) -> Iterator[str]:
-        # The csv module reads NUL as any other character; no register can store it.
-        for number, line in enumerate(self._file, start=1):
-            if "\x00" in line:
-                raise LedgerFileError(
-                    "bad_csv", f"line {number} holds a NUL character: not text a ledger can hold"
-                )
-            yield line
+        self._reader = csv.reader(self._file)
 
     def header(self) -> list[str] | None:
         return self._next()
