@@ -33,7 +33,7 @@ from tests.registry.conftest import (
 from tuopin_registry.db import audit_log
 from tuopin_registry.demo.generator import generate
 from tuopin_registry.demo.loader import load
-from tuopin_registry.exports import endpoints, queries, streaming
+from tuopin_registry.exports import endpoints, queries, streaming, workbook
 from tuopin_registry.exports.queries import (
     HOUSEHOLD_COLUMNS,
     LEDGER_COLUMNS,
@@ -766,3 +766,50 @@ async def test_query_parameters_reach_the_stream(
     header, first = head.decode("utf-8-sig", errors="ignore").splitlines()[:2]
     assert header.split(",")[:3] == ["id", "division_code", "status"]
     assert first.split(",")[1].startswith(AIYE[:9])
+
+
+# ---------------------------------------------------------------- the workbook writer
+
+
+def test_the_workbook_holds_each_value_as_a_spreadsheet_shows_it() -> None:
+    written = workbook.Workbook("persons", ["text", "number", "yes", "day", "blank"])
+    try:
+        written.append(
+            [
+                ['a & b <c> "d"', 42, True, date(2020, 3, 5), None],
+                ["  spaced\r\nlines\tand a bell\x07", -1, False, date(1950, 1, 1), "=1+1"],
+            ]
+        )
+        size = written.finish()
+        content = written.file.read()
+    finally:
+        written.close()
+    assert size == len(content)
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    sheet = book.worksheets[0]
+    assert (sheet.title, sheet.freeze_panes, sheet.max_row) == ("persons", "A2", 3)
+    assert sheet["A1"].value == "text" and sheet["A1"].font.b
+    assert [cell.value for cell in sheet[2]] == [
+        'a & b <c> "d"',
+        42,
+        True,
+        datetime(2020, 3, 5),
+        None,
+    ]
+    assert sheet["D2"].number_format == "yyyy-mm-dd"
+    # A control character goes as Excel writes it; a formula stays text.
+    assert sheet["A3"].value == "  spaced\r\nlines\tand a bell_x0007_"
+    assert (sheet["E3"].value, sheet["E3"].data_type) == ("=1+1", "s")
+
+
+def test_column_letters_run_as_a_spreadsheet_names_them() -> None:
+    assert [workbook.column_letter(i) for i in (0, 25, 26, 51, 52, 701, 702, 16383)] == [
+        "A",
+        "Z",
+        "AA",
+        "AZ",
+        "BA",
+        "ZZ",
+        "AAA",
+        "XFD",
+    ]

@@ -11,8 +11,8 @@ cancel it, and the connection goes back to the pool once it has ended.
 
 An XLSX file is a zip archive whose directory comes last, so it cannot be sent
 while it is written: it is written in a worker thread into a temporary folder
-(XlsxWriter's constant-memory mode keeps one row in memory and the sheet's XML
-on disk), then sent from the finished file with its length. Memory stays
+(``workbook.Workbook`` keeps one batch of rows in memory and the sheet's XML on
+disk), then sent from the finished file with its length. Memory stays
 constant; disk use while it is built is about the sheet's XML plus the archive;
 the body starts only when the workbook is complete, and the database connection
 is released before it is sent.
@@ -21,7 +21,6 @@ is released before it is sent.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -32,13 +31,13 @@ from typing import IO, Any
 import anyio
 import asyncpg
 import structlog
-import xlsxwriter
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from tuopin_registry.exports.queries import ExportQuery
+from tuopin_registry.exports.workbook import Workbook
 from tuopin_shared.kit.database import driver
 from tuopin_shared.kit.errors import problem_response
 
@@ -200,61 +199,8 @@ def copy_options(format_: ExportFormat) -> dict[str, Any]:
 # ---------------------------------------------------------------- XLSX
 
 
-class _Workbook:
-    """An XLSX workbook with one sheet, written row by row to a temporary file."""
-
-    def __init__(self, sheet_name: str, header: Sequence[str]) -> None:
-        # Everything XlsxWriter writes (its row data, the parts it zips, the
-        # archive) goes into a folder of its own, removed whole at the end: a
-        # build the client abandons leaves nothing behind.
-        self._folder = tempfile.TemporaryDirectory(prefix="tuopin-export-")
-        self.file: IO[bytes] = tempfile.TemporaryFile(dir=self._folder.name)  # noqa: SIM115
-        self._book = xlsxwriter.Workbook(
-            self.file,
-            {
-                "constant_memory": True,
-                "tmpdir": self._folder.name,
-                # Cells hold data, never code: a name such as "=HYPERLINK(...)"
-                # or an address starting with "http" stays plain text.
-                "strings_to_formulas": False,
-                "strings_to_urls": False,
-                "strings_to_numbers": False,
-                "default_date_format": "yyyy-mm-dd",
-            },
-        )
-        self._sheet = self._book.add_worksheet(sheet_name)
-        self._sheet.write_row(0, 0, header, self._book.add_format({"bold": True}))
-        self._sheet.freeze_panes(1, 0)
-        self._finished = False
-        self.rows = 0
-
-    def append(self, records: Sequence[Sequence[object]]) -> None:
-        sheet = self._sheet
-        row = self.rows
-        for record in records:
-            row += 1
-            sheet.write_row(row, 0, record)
-        self.rows = row
-
-    def finish(self) -> int:
-        """Write the archive; returns its size in bytes."""
-        self._book.close()
-        self._finished = True
-        size = self.file.tell()
-        self.file.seek(0)
-        return size
-
-    def close(self) -> None:
-        if not self._finished:
-            # XlsxWriter closes the sheet's row data file only when it writes
-            # the archive; an abandoned build closes it here.
-            self._sheet._opt_close()
-        self.file.close()
-        self._folder.cleanup()
-
-
 async def _build_workbook(
-    connection: asyncpg.Connection, query: ExportQuery, workbook: _Workbook
+    connection: asyncpg.Connection, query: ExportQuery, workbook: Workbook
 ) -> bool:
     """Fill the workbook from the snapshot; False when it holds more rows than a sheet can."""
     cursor = await connection.cursor(query.rows(ordered=True), *query.args)
@@ -356,7 +302,7 @@ class ExportResponse(Response):
 
     async def _send_xlsx(self, scope: Scope, receive: Receive, send: Send) -> None:
         plan = self._plan
-        workbook = _Workbook(plan.query.entity, plan.query.names)
+        workbook = Workbook(plan.query.entity, plan.query.names)
         try:
             fits = complete = False
             # The task group inside the snapshot: when the client leaves mid-build,
