@@ -50,7 +50,6 @@ from tuopin_shared.kit.settings import CommonSettings
 
 TARGET_NDJSON = 100_000
 FORMATS = ("ndjson", "csv", "xlsx")
-# A workbook of a million rows takes minutes to write: asked for, not run by default.
 DEFAULT_FORMATS = FORMATS
 
 

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import tracemalloc
+import zipfile
 from collections.abc import Callable, MutableMapping
 from datetime import date, datetime
 from typing import Any
@@ -778,6 +779,7 @@ def test_the_workbook_holds_each_value_as_a_spreadsheet_shows_it() -> None:
             [
                 ['a & b <c> "d"', 42, True, date(2020, 3, 5), None],
                 ["  spaced\r\nlines\tand a bell\x07", -1, False, date(1950, 1, 1), "=1+1"],
+                ["\uffff and _x0041_", 0, False, date(1900, 1, 1), ""],
             ]
         )
         size = written.finish()
@@ -787,7 +789,7 @@ def test_the_workbook_holds_each_value_as_a_spreadsheet_shows_it() -> None:
     assert size == len(content)
     book = openpyxl.load_workbook(io.BytesIO(content))
     sheet = book.worksheets[0]
-    assert (sheet.title, sheet.freeze_panes, sheet.max_row) == ("persons", "A2", 3)
+    assert (sheet.title, sheet.freeze_panes, sheet.max_row) == ("persons", "A2", 4)
     assert sheet["A1"].value == "text" and sheet["A1"].font.b
     assert [cell.value for cell in sheet[2]] == [
         'a & b <c> "d"',
@@ -800,6 +802,17 @@ def test_the_workbook_holds_each_value_as_a_spreadsheet_shows_it() -> None:
     # A control character goes as Excel writes it; a formula stays text.
     assert sheet["A3"].value == "  spaced\r\nlines\tand a bell_x0007_"
     assert (sheet["E3"].value, sheet["E3"].data_type) == ("=1+1", "s")
+    # A character XML cannot carry, and text that reads as an escape, are escaped too
+    # (Excel decodes both; this reader decodes neither).
+    assert sheet["A4"].value == "_xFFFF_ and _x005F_x0041_"
+    # Excel's day count before March 1900 is one more (its 29 February 1900).
+    assert sheet["D4"].value == datetime(1900, 1, 1)
+    assert sheet["E4"].value is None  # an empty string is a blank cell
+    # The cells in use, from the sheet's own dimension, as a reader sizes it.
+    assert book.worksheets[0].calculate_dimension() == "A1:E4"
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml")
+    assert b'<dimension ref="A1:E4"/>' in sheet_xml
 
 
 def test_column_letters_run_as_a_spreadsheet_names_them() -> None:

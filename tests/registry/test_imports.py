@@ -725,7 +725,7 @@ _FIRST_LINE = (
         (
             _FIRST_LINE + b'{"name": "a\\u0000b"}\n',
             "nul.ndjson",
-            "line 2, field name holds a NUL character",
+            "line 2, field name: holds a NUL character",
         ),
         (
             _FIRST_LINE + b'{"name": "' + b"x" * (1 << 20) + b'"}\n',
@@ -735,7 +735,7 @@ _FIRST_LINE = (
         (
             _FIRST_LINE + b'{"household_number": 123456789012345678901234567890}\n',
             "big.ndjson",
-            "line 2, field household_number the number 123456789012345677877719597056 is too large",
+            "line 2, field household_number: the number 1.23456789012346e+29 is too large",
         ),
         (
             ",".join(ENGLISH).encode() + b"\n" + b"H1,510303100001\n" * 400 + b"H1,\x00\n",

@@ -24,9 +24,12 @@ async def test_an_action_runs_once_after_the_commit_and_never_after_a_rollback(
         after_commit(session, lambda: ran.append("rolled back"))  # before anything is begun
         await session.execute(text("SELECT 1"))
         await session.rollback()
+        async with session.begin():  # nothing was begun for it: the session is free
+            after_commit(session, lambda: ran.append("in a block"))
+        assert ran == ["committed", "in a block"]
         await session.execute(text("SELECT 1"))
         await session.commit()  # a later commit does not run what the rollback dropped
-        assert ran == ["committed"]
+        assert ran == ["committed", "in a block"]
 
 
 async def test_a_failed_commit_runs_nothing(engine: AsyncEngine) -> None:

@@ -156,9 +156,8 @@ def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     transaction around it; a savepoint rolled back drops what was registered in it.
     """
     sync = session.sync_session
+    # None while nothing has begun: the session's next transaction then holds it.
     transaction = sync.get_nested_transaction() or sync.get_transaction()
-    if transaction is None:  # nothing begun yet: the transaction autobegun next holds it
-        transaction = sync.begin()
     sync.info.setdefault(_PENDING, []).append((transaction, action))
 
 
@@ -178,15 +177,20 @@ def _ended(session: Session, transaction: SessionTransaction) -> None:
     pending = session.info.get(_PENDING)
     if not pending:
         return
-    mine = [action for owner, action in pending if owner is transaction]
+    root = transaction.parent is None
+
+    def held(owner: SessionTransaction | None) -> bool:
+        return owner is transaction or (owner is None and root)
+
+    mine = [action for owner, action in pending if held(owner)]
     if not mine:
         return
-    rest = [(owner, action) for owner, action in pending if owner is not transaction]
-    if ending == "commit" and transaction.parent is not None:
+    rest = [(owner, action) for owner, action in pending if not held(owner)]
+    if ending == "commit" and not root:
         # A savepoint released: its actions now wait on the transaction around it.
         rest += [(transaction.parent, action) for action in mine]
     session.info[_PENDING] = rest
-    if ending == "commit" and transaction.parent is None:
+    if ending == "commit" and root:
         for action in mine:
             try:
                 action()

@@ -15,6 +15,7 @@ evaluates, so a name such as ``=HYPERLINK(...)`` stays text.
 
 from __future__ import annotations
 
+import re
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -24,20 +25,24 @@ from typing import IO
 
 __all__ = ["Workbook", "column_letter"]
 
-# Day 0 of the 1900 date system, as Excel counts past 1900-03-01 (before that it
-# counts a 29 February 1900 that never was; no date in the register is that old).
+# Day 0 of the 1900 date system as Excel counts from 1900-03-01 on; before, it
+# counts a 29 February 1900 that never was, so earlier days are one less.
 _EPOCH = date(1899, 12, 30)
+_FIRST_TRUE_SERIAL = 61  # 1900-03-01
 
-# XML text escapes; the control characters XML 1.0 cannot carry are written as
-# Excel writes them (_xHHHH_), and a carriage return as a character reference,
-# which XML parsers do not fold into a line feed.
+# XML text escapes; the characters XML 1.0 cannot carry are written as Excel
+# writes them (_xHHHH_), and a carriage return as a character reference, which
+# XML parsers do not fold into a line feed.
 _ESCAPES: dict[int, str] = {
     ord("&"): "&amp;",
     ord("<"): "&lt;",
     ord(">"): "&gt;",
     ord("\r"): "&#13;",
-    **{c: f"_x{c:04X}_" for c in range(0x20) if chr(c) not in "\t\n\r"},
+    **{c: f"_x{c:04X}_" for c in (*range(0x20), 0xFFFE, 0xFFFF) if chr(c) not in "\t\n\r"},
 }
+_ATTRIBUTE_ESCAPES = {**_ESCAPES, ord('"'): "&quot;"}
+# Text that reads as such an escape is itself escaped, or Excel would decode it.
+_LOOKS_ESCAPED = re.compile(r"(_x[0-9A-Fa-f]{4}_)")
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -96,9 +101,12 @@ _PARTS = {
     ),
 }
 
+_WORKSHEET = f'<worksheet xmlns="{_MAIN}" xmlns:r="{_RELATIONSHIPS}">'
+# The cells in use, written once they are known over a placeholder of the
+# widest possible: readers size the sheet from it before reading its rows.
+_DIMENSION_WIDTH = len('<dimension ref="A1:XFD1048576"/>')
 # The header row stays in view while the rows scroll under it.
-_SHEET_START = (
-    f'<worksheet xmlns="{_MAIN}" xmlns:r="{_RELATIONSHIPS}">'
+_SHEET_VIEW = (
     '<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
     '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
     '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
@@ -119,21 +127,32 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def _text(value: str) -> str:
+    if "_x" in value:
+        value = _LOOKS_ESCAPED.sub(r"_x005F\1", value)
+    return value.translate(_ESCAPES)
+
+
+def _serial(day: date) -> int:
+    serial = (day - _EPOCH).days
+    return serial if serial >= _FIRST_TRUE_SERIAL else serial - 1
+
+
 def _cell(reference: str, value: object, style: int = 0) -> str:
-    if value is None:
+    if value is None or value == "":  # a blank cell, as a person leaves it
         return ""
     if isinstance(value, str):
         styled = f' s="{style}"' if style else ""
         return (
             f'<c r="{reference}"{styled} t="inlineStr"><is><t xml:space="preserve">'
-            f"{value.translate(_ESCAPES)}</t></is></c>"
+            f"{_text(value)}</t></is></c>"
         )
     if isinstance(value, bool):  # before int: a bool is one
         return f'<c r="{reference}" t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int):
         return f'<c r="{reference}"><v>{value}</v></c>'
     if isinstance(value, date):
-        return f'<c r="{reference}" s="{_DATE}"><v>{(value - _EPOCH).days}</v></c>'
+        return f'<c r="{reference}" s="{_DATE}"><v>{_serial(value)}</v></c>'
     return _cell(reference, str(value), style)
 
 
@@ -145,12 +164,14 @@ class Workbook:
         # build the client abandons leaves nothing behind.
         self._folder = tempfile.TemporaryDirectory(prefix="tuopin-export-")
         self._sheet_path = Path(self._folder.name) / "sheet1.xml"
-        self._sheet: IO[str] = self._sheet_path.open("w", encoding="utf-8", newline="")
+        self._sheet: IO[bytes] = self._sheet_path.open("wb")
         self.file: IO[bytes] = tempfile.TemporaryFile(dir=self._folder.name)  # noqa: SIM115
         self._name = sheet_name
         self._letters = [column_letter(i) for i in range(len(header))]
-        self._sheet.write(_DECLARATION + _SHEET_START)
-        self._sheet.write(self._row(1, header, _BOLD))
+        self._sheet.write((_DECLARATION + _WORKSHEET).encode())
+        self._dimension_at = self._sheet.tell()
+        self._sheet.write(b" " * _DIMENSION_WIDTH)
+        self._sheet.write((_SHEET_VIEW + self._row(1, header, _BOLD)).encode())
         self.rows = 0
 
     def _row(self, number: int, values: Sequence[object], style: int = 0) -> str:
@@ -164,18 +185,24 @@ class Workbook:
         """Add rows after those already written (blocking I/O: call it in a thread)."""
         first = self.rows + 2  # the header is row 1
         self._sheet.write(
-            "".join(self._row(number, record) for number, record in enumerate(records, first))
+            "".join(
+                self._row(number, record) for number, record in enumerate(records, first)
+            ).encode()
         )
         self.rows += len(records)
 
     def finish(self) -> int:
         """Write the archive; returns its size in bytes."""
-        self._sheet.write(_SHEET_END)
+        self._sheet.write(_SHEET_END.encode())
+        last = f"{self._letters[-1] if self._letters else 'A'}{self.rows + 1}"
+        self._sheet.seek(self._dimension_at)
+        self._sheet.write(f'<dimension ref="A1:{last}"/>'.ljust(_DIMENSION_WIDTH).encode())
         self._sheet.close()
         workbook = (
             f'<workbook xmlns="{_MAIN}" xmlns:r="{_RELATIONSHIPS}">'
             "<bookViews><workbookView/></bookViews>"
-            f'<sheets><sheet name="{self._name.translate(_ESCAPES)}" sheetId="1" r:id="rId1"/>'
+            f'<sheets><sheet name="{self._name.translate(_ATTRIBUTE_ESCAPES)}" sheetId="1"'
+            ' r:id="rId1"/>'
             "</sheets></workbook>"
         )
         with zipfile.ZipFile(self.file, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -188,7 +215,8 @@ class Workbook:
         return size
 
     def close(self) -> None:
-        if not self._sheet.closed:
+        try:
             self._sheet.close()
-        self.file.close()
-        self._folder.cleanup()
+            self.file.close()
+        finally:
+            self._folder.cleanup()

@@ -255,7 +255,7 @@ def _cell_text(value: Any) -> str:
         # A resident ID typed as a number has lost its last digits already.
         if abs(value) >= _EXACT_INTEGERS:
             raise _Unreadable(
-                f"the number {value:.0f} is too large to be exact: give it as text"
+                f"the number {value:.15g} is too large to be exact: give it as text"
                 " (in a spreadsheet, format the column as text)"
             )
         return str(int(value))
@@ -277,7 +277,7 @@ def _texts(number: int, row: Sequence[Any]) -> list[str]:
                 from openpyxl.utils import get_column_letter
 
                 column = get_column_letter(index + 1)
-                raise LedgerFileError("bad_cell", f"cell {column}{number} {error}") from None
+                raise LedgerFileError("bad_cell", f"cell {column}{number}: {error}") from None
         raise
 
 
@@ -389,7 +389,9 @@ class _NdjsonReader:
             try:
                 cells.append(_cell_text(value))
             except _Unreadable as error:
-                raise LedgerFileError("bad_ndjson", f"line {number}, field {key} {error}") from None
+                raise LedgerFileError(
+                    "bad_ndjson", f"line {number}, field {key}: {error}"
+                ) from None
         return cells
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
