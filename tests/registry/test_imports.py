@@ -1044,6 +1044,14 @@ def test_the_command_validates_commits_and_prints_the_errors_as_a_table(
 
     assert asyncio.run(registered()) == 1
 
+    # An NDJSON ledger, as a system sends it, through the same command.
+    as_ndjson = tmp_path / "ledger.ndjson"
+    as_ndjson.write_bytes(ndjson_bytes(big_ledger(2, OTHER_TOWN_V1, prefix="NDJ")))
+    imported = runner.invoke(command, [str(as_ndjson)])
+    assert imported.exit_code == 0, imported.output
+    assert "2 households, 8 members" in imported.output
+    assert asyncio.run(registered()) == 2
+
 
 async def test_jobs_stopped_with_the_service_are_marked_interrupted_and_write_nothing(
     scratch_database: str, admin: dict[str, str]
