@@ -17,11 +17,12 @@ import anyio
 import jwt
 import structlog
 from fastapi import Depends, Request
+from pydantic import SecretStr
 
 from tuopin_shared.contracts.auth import Permission, Role
 from tuopin_shared.contracts.divisions import division_contains, normalise_division_code
 from tuopin_shared.kit.errors import Forbidden, Unauthorized
-from tuopin_shared.kit.settings import CommonSettings
+from tuopin_shared.kit.settings import CommonSettings, Environment
 
 # The header is read by hand (a sub-dependency per request costs FastAPI time); the
 # scheme is declared in each service's OpenAPI document instead (kit.app).
@@ -81,6 +82,36 @@ def mint_token(
     if institution:
         claims["institution"] = institution
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+# A development token a service mints to call a peer lasts this long.
+SERVICE_TOKEN_TTL_SECONDS = 30 * 24 * 3600
+
+
+def service_token(
+    settings: CommonSettings,
+    configured: SecretStr | None,
+    *,
+    setting: str,
+    subject: str,
+    division: str,
+    permissions: Iterable[Permission] = (),
+) -> str:
+    """The token a service calls a peer with: the one configured (``setting`` names
+    the environment variable), or, outside production, one minted with the
+    development secret for role ``service``."""
+    if configured is not None:
+        return configured.get_secret_value()
+    if settings.environment is Environment.production:
+        raise RuntimeError(f"{setting} is required in production")
+    return mint_token(
+        settings,
+        subject=subject,
+        roles=[Role.service],
+        division=division,
+        permissions=permissions,
+        ttl_seconds=SERVICE_TOKEN_TTL_SECONDS,
+    )
 
 
 class TokenVerifier:

@@ -15,12 +15,11 @@ import stamina
 from pydantic import TypeAdapter, ValidationError
 
 from tuopin_monitoring.settings import MonitoringSettings
-from tuopin_shared.contracts.auth import Role
 from tuopin_shared.contracts.medical import MedicalStats
 from tuopin_shared.contracts.runs import EntitlementStat, TotalsLevel
-from tuopin_shared.kit.auth import mint_token
+from tuopin_shared.kit.auth import service_token
 from tuopin_shared.kit.peers import peer_client
-from tuopin_shared.kit.settings import CommonSettings, Environment
+from tuopin_shared.kit.settings import CommonSettings
 
 
 class StatisticsUnavailable(Exception):
@@ -32,16 +31,12 @@ def statistics_token(common: CommonSettings, settings: MonitoringSettings) -> st
 
     No ``pii`` permission: statistics are counts and sums, never people.
     """
-    if settings.benefits_token is not None:
-        return settings.benefits_token.get_secret_value()
-    if common.environment is Environment.production:
-        raise RuntimeError("MONITORING_BENEFITS_TOKEN is required in production")
-    return mint_token(
+    return service_token(
         common,
+        settings.benefits_token,
+        setting="MONITORING_BENEFITS_TOKEN",
         subject="monitoring-statistics",
-        roles=[Role.service],
         division=settings.dev_division,
-        ttl_seconds=30 * 24 * 3600,
     )
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import httpx
 
 from tuopin_monitoring.settings import MonitoringSettings
-from tuopin_shared.contracts.auth import Role
-from tuopin_shared.kit.auth import mint_token
+from tuopin_shared.kit.auth import service_token
 from tuopin_shared.kit.feed import registry_client
-from tuopin_shared.kit.settings import CommonSettings, Environment
+from tuopin_shared.kit.settings import CommonSettings
 
 
 def feed_token(common: CommonSettings, settings: MonitoringSettings) -> str:
@@ -16,16 +15,12 @@ def feed_token(common: CommonSettings, settings: MonitoringSettings) -> str:
 
     No ``pii`` permission: the projection keeps no identities, so the feed may mask them.
     """
-    if settings.registry_token is not None:
-        return settings.registry_token.get_secret_value()
-    if common.environment is Environment.production:
-        raise RuntimeError("MONITORING_REGISTRY_TOKEN is required in production")
-    return mint_token(
+    return service_token(
         common,
+        settings.registry_token,
+        setting="MONITORING_REGISTRY_TOKEN",
         subject="monitoring-sync",
-        roles=[Role.service],
         division=settings.dev_division,
-        ttl_seconds=30 * 24 * 3600,
     )
 
 
