@@ -26,6 +26,8 @@ from tuopin_registry.demo.generator import (
     STATUS_CHANGE_COLUMNS,
     DemoDistrict,
 )
+from tuopin_registry.households.service import household_payload_sql
+from tuopin_registry.status.events import status_event_payload_sql
 
 __all__ = ["LoadSummary", "Progress", "load", "registry_migrated"]
 
@@ -58,15 +60,9 @@ ON CONFLICT (district_code, year) DO NOTHING
 _FEED = {
     "households": """
 INSERT INTO registry.change_event (division_code, entity, entity_id, version, kind, payload)
-SELECT h.division_code, 'household', h.id, h.version, 'created', jsonb_build_object(
-    'id', h.id,
-    'division_code', h.division_code,
-    'status', h.status,
-    'main_poverty_cause', h.main_poverty_cause,
-    'registered_year', h.registered_year,
-    'lifted_out_year', h.lifted_out_year,
-    'water_short_area', h.water_short_area,
-    'version', h.version)
+SELECT h.division_code, 'household', h.id, h.version, 'created', """
+    + household_payload_sql("h")
+    + """
 FROM registry.household h JOIN demo_loaded_household l ON l.id = h.id
 ORDER BY h.id
 """,
@@ -108,14 +104,9 @@ ORDER BY a.household_id, a.id
 """,
     "status_history": """
 INSERT INTO registry.change_event (division_code, entity, entity_id, version, kind, payload)
-SELECT h.division_code, 'household_status', s.household_id, h.version, 'recorded',
-    jsonb_build_object(
-        'id', s.id,
-        'household_id', s.household_id,
-        'from_status', s.from_status,
-        'to_status', s.to_status,
-        'effective_on', s.effective_on,
-        'lifted_out_year', s.lifted_out_year)
+SELECT h.division_code, 'household_status', s.household_id, h.version, 'recorded', """
+    + status_event_payload_sql("s")
+    + """
 FROM registry.status_change s
 JOIN demo_loaded_household l ON l.id = s.household_id
 JOIN registry.household h ON h.id = s.household_id

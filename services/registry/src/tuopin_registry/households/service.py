@@ -163,17 +163,27 @@ async def update(
     return household
 
 
+# A household's fields on the change feed.
+_EVENT_FIELDS = (
+    "id",
+    "division_code",
+    "status",
+    "main_poverty_cause",
+    "registered_year",
+    "lifted_out_year",
+    "water_short_area",
+    "version",
+)
+
+
 def household_payload(row: HouseholdRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "division_code": row.division_code,
-        "status": row.status,
-        "main_poverty_cause": row.main_poverty_cause,
-        "registered_year": row.registered_year,
-        "lifted_out_year": row.lifted_out_year,
-        "water_short_area": row.water_short_area,
-        "version": row.version,
-    }
+    return {**{name: getattr(row, name) for name in _EVENT_FIELDS}, "id": str(row.id)}
+
+
+def household_payload_sql(row: str) -> str:
+    """``household_payload`` built by PostgreSQL, for bulk writes: ``row`` is the alias
+    of a registry.household row (or of rows returned by inserting into it)."""
+    return "jsonb_build_object(" + ", ".join(f"'{n}', {row}.{n}" for n in _EVENT_FIELDS) + ")"
 
 
 async def bump(session: AsyncSession, household: HouseholdRow) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import annotated_types
 import asyncpg
 
+from tuopin_registry.households.service import household_payload_sql
 from tuopin_registry.imports.parsing import (
     COLUMN_NAMES,
     HOUSEHOLD_DEFAULTS,
@@ -31,6 +32,7 @@ from tuopin_registry.imports.parsing import (
     RECORD_FIELDS,
     RowError,
 )
+from tuopin_registry.status.events import status_event_payload_sql
 from tuopin_shared.contracts.enums import DivisionLevel, PovertyStatus, RelationToHead
 from tuopin_shared.contracts.registry import HouseholdCreate
 
@@ -424,27 +426,14 @@ class Staging:
                     INSERT INTO registry.change_event (
                         division_code, entity, entity_id, version, kind, payload)
                     SELECT h.division_code, 'household_status', h.id, h.version, 'recorded',
-                           jsonb_build_object(
-                               'id', s.id,
-                               'household_id', s.household_id,
-                               'from_status', s.from_status,
-                               'to_status', s.to_status,
-                               'effective_on', s.effective_on,
-                               'lifted_out_year', s.lifted_out_year)
+                           {status_event_payload_sql("s")}
                     FROM history s JOIN new_household h ON h.id = s.household_id
                 )
                 INSERT INTO registry.change_event (
                     division_code, entity, entity_id, version, kind, payload)
-                SELECT division_code, 'household', id, version, 'created', jsonb_build_object(
-                    'id', id,
-                    'division_code', division_code,
-                    'status', status,
-                    'main_poverty_cause', main_poverty_cause,
-                    'registered_year', registered_year,
-                    'lifted_out_year', lifted_out_year,
-                    'water_short_area', water_short_area,
-                    'version', version)
-                FROM new_household
+                SELECT h.division_code, 'household', h.id, h.version, 'created',
+                       {household_payload_sql("h")}
+                FROM new_household h
                 """,
                 HOUSEHOLD_DEFAULTS["household_status"],
                 PovertyStatus.REGISTERED_POOR.value,
