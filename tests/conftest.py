@@ -12,7 +12,7 @@ import asyncio
 import os
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -153,3 +153,21 @@ async def counted(client: AsyncClient, metric: str, *labels: str) -> Counter[tup
             if sample.name == metric
         }
     )
+
+
+async def insert_divisions(
+    database_url: str,
+    divisions: list[tuple[str, str, str, str | None]],
+    synthetic: Collection[str] = (),
+) -> None:
+    """Divisions (code, name, level, parent code) written and committed to the register;
+    those whose codes are in ``synthetic`` marked so."""
+    connection = await asyncpg.connect(_dsn(database_url))
+    try:
+        await connection.executemany(
+            "INSERT INTO registry.division (code, name, level, parent_code, synthetic)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            [(*division, division[0] in synthetic) for division in divisions],
+        )
+    finally:
+        await connection.close()

@@ -192,16 +192,21 @@ async def connect(common: CommonSettings) -> Any:
     return await asyncpg.connect(_dsn(common.database_url))
 
 
-async def batch_lines(common: CommonSettings, batch_id: str) -> list[int]:
+async def first_column(common: CommonSettings, sql: str, *args: Any) -> list[Any]:
+    """The first column of a query's rows, read on a connection of the test's own."""
     connection = await connect(common)
     try:
-        rows = await connection.fetch(
-            "SELECT entitlement_id FROM benefits.payment WHERE batch_id = $1 ORDER BY 1",
-            uuid.UUID(batch_id),
-        )
+        return [row[0] for row in await connection.fetch(sql, *args)]
     finally:
         await connection.close()
-    return [r["entitlement_id"] for r in rows]
+
+
+async def batch_lines(common: CommonSettings, batch_id: str) -> list[int]:
+    return await first_column(
+        common,
+        "SELECT entitlement_id FROM benefits.payment WHERE batch_id = $1 ORDER BY 1",
+        uuid.UUID(batch_id),
+    )
 
 
 async def queued_on_the_run(
@@ -245,17 +250,13 @@ async def queued_on_the_run(
 
 
 async def paid_per_line(common: CommonSettings, run_id: str) -> list[int]:
-    connection = await connect(common)
-    try:
-        rows = await connection.fetch(
-            "SELECT count(p.id) FILTER (WHERE p.status = 'paid') AS paid"
-            " FROM benefits.entitlement e LEFT JOIN benefits.payment p ON p.entitlement_id = e.id"
-            " WHERE e.run_id = $1 GROUP BY e.id",
-            uuid.UUID(run_id),
-        )
-    finally:
-        await connection.close()
-    return [r["paid"] for r in rows]
+    return await first_column(
+        common,
+        "SELECT count(p.id) FILTER (WHERE p.status = 'paid') AS paid"
+        " FROM benefits.entitlement e LEFT JOIN benefits.payment p ON p.entitlement_id = e.id"
+        " WHERE e.run_id = $1 GROUP BY e.id",
+        uuid.UUID(run_id),
+    )
 
 
 async def test_results_for_two_batches_at_once_settle_the_run(

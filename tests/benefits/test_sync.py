@@ -8,12 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import _dsn, client_for
+from tests.conftest import client_for, insert_divisions
 from tests.registry.conftest import AIYE, AIYE_V1, DISTRICT, household_body, member_body
 from tuopin_benefits.main import create_app
 from tuopin_benefits.projection.sync import RegistryUnavailable, current_position, sync_once
@@ -28,19 +27,14 @@ from tuopin_shared.kit.settings import CommonSettings, Environment
 @pytest.fixture(scope="module")
 async def registry(committing_database_url: str) -> AsyncIterator[tuple[FastAPI, CommonSettings]]:
     common = CommonSettings(database_url=committing_database_url, environment=Environment.test)
-    connection = await asyncpg.connect(_dsn(committing_database_url))
-    try:
-        await connection.executemany(
-            "INSERT INTO registry.division (code, name, level, parent_code)"
-            " VALUES ($1, $2, $3, $4)",
-            [
-                (DISTRICT, "Gongjing District", "county", None),
-                (AIYE, "Aiye Town", "town", DISTRICT),
-                (AIYE_V1, "Demo Village 1 (synthetic)", "village", AIYE),
-            ],
-        )
-    finally:
-        await connection.close()
+    await insert_divisions(
+        committing_database_url,
+        [
+            (DISTRICT, "Gongjing District", "county", None),
+            (AIYE, "Aiye Town", "town", DISTRICT),
+            (AIYE_V1, "Demo Village 1 (synthetic)", "village", AIYE),
+        ],
+    )
     app = create_registry(common=common)
     async with app.router.lifespan_context(app):
         yield app, common

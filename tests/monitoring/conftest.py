@@ -15,7 +15,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -23,7 +22,7 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from tests.conftest import _dsn, client_for, isolate
+from tests.conftest import client_for, insert_divisions, isolate
 from tuopin_benefits.main import create_app as create_benefits
 from tuopin_benefits.settings import BenefitsSettings
 from tuopin_monitoring.benefits.client import benefits_client
@@ -283,19 +282,14 @@ async def apps(committing_database_url: str) -> AsyncIterator[tuple[FastAPI, Fas
     """The registry and monitoring apps on a database of the module's own, where writes
     commit: the feed serves committed transactions only."""
     common = CommonSettings(database_url=committing_database_url, environment=Environment.test)
-    connection = await asyncpg.connect(_dsn(committing_database_url))
-    try:
-        await connection.executemany(
-            "INSERT INTO registry.division (code, name, level, parent_code)"
-            " VALUES ($1, $2, $3, $4)",
-            [
-                (DISTRICT, "Gongjing District", "county", None),
-                (AIYE, "Aiye Town", "town", DISTRICT),
-                (V1, "Demo Village 1 (synthetic)", "village", AIYE),
-            ],
-        )
-    finally:
-        await connection.close()
+    await insert_divisions(
+        committing_database_url,
+        [
+            (DISTRICT, "Gongjing District", "county", None),
+            (AIYE, "Aiye Town", "town", DISTRICT),
+            (V1, "Demo Village 1 (synthetic)", "village", AIYE),
+        ],
+    )
     registry = create_registry(common=common)
     benefits = create_benefits(common=common, settings=BenefitsSettings(sync_interval_seconds=0))
     # No background work: the tests drive the sync and the evaluations themselves.

@@ -30,6 +30,7 @@ from tests.benefits.test_runs_factories import (
     computed_run,
     set_feed,
 )
+from tests.benefits.test_settlements import INSTITUTION, claim_body
 from tests.conftest import client_for
 from tests.monitoring.conftest import (
     AIYE,
@@ -53,7 +54,12 @@ S3 = "in_county_poor_within_cap_share"
 S6 = "pension_paid_on_behalf_share"
 PER_PERSON = "pension_paid_per_person"
 S8 = "disability_subsidies_paid_share"
-INSTITUTION = "H51030300001"
+
+
+def unavailable(medical: str, entitlements: str) -> dict[str, str]:
+    """The reasons a snapshot records when it could not have the benefits statistics:
+    the medical statistics' for S3, the entitlement statistics' for the others."""
+    return {S3: medical, S6: entitlements, PER_PERSON: entitlements, S8: entitlements}
 
 
 @pytest.fixture
@@ -126,19 +132,9 @@ async def settle(
         permissions=[Permission.pii],
         institution=INSTITUTION,
     )
-    body = {
-        "institution_code": INSTITUTION,
-        "claim_number": f"ZY-{uuid.uuid4().hex[:12]}",
-        "resident_id": resident_id,
-        "institution_level": "county",
-        "in_county": True,
-        "care_type": "inpatient",
-        "admitted_on": "2020-05-02",
-        "discharged_on": "2020-05-12",
-        "total_cost": "12000.00",
-        "in_policy_cost": "10000.00",
-        **overrides,
-    }
+    body = claim_body(
+        resident_id, **{"total_cost": "12000.00", "in_policy_cost": "10000.00", **overrides}
+    )
     response = await api.post(
         "/v1/medical/settlements",
         json=body,
@@ -319,7 +315,7 @@ async def test_benefits_down_the_snapshot_is_taken_without_its_figures_and_says_
         snapshot = await take_snapshot(client, plan, officer)
 
     reason = "the benefits service could not be reached (ConnectError)"
-    assert snapshot["unavailable"] == {S3: reason, S6: reason, PER_PERSON: reason, S8: reason}
+    assert snapshot["unavailable"] == unavailable(reason, reason)
     registry_based = await values_of(client, snapshot["id"], officer, {"insurance_coverage_share"})
     assert registry_based[("insurance_coverage_share", DISTRICT)][1:] == ("0", "1", "0.00")
     assert not await values_of(client, snapshot["id"], officer, {S3, S6, PER_PERSON, S8})
@@ -364,8 +360,9 @@ async def test_a_token_benefits_refuses_is_a_reason_not_a_500(
     async with benefits_reached_by(monitoring_app, refused):
         snapshot = await take_snapshot(client, plan, officer)
     medical = "the benefits service refused /v1/stats/medical: 404 division 510303000000 not found"
-    runs = medical.replace("medical", "entitlements")
-    assert snapshot["unavailable"] == {S3: medical, S6: runs, PER_PERSON: runs, S8: runs}
+    assert snapshot["unavailable"] == unavailable(
+        medical, medical.replace("medical", "entitlements")
+    )
 
 
 async def test_an_answer_that_is_not_json_is_a_reason_not_a_500(
@@ -389,8 +386,9 @@ async def test_an_answer_that_is_not_json_is_a_reason_not_a_500(
     async with benefits_reached_by(monitoring_app, garbled):
         snapshot = await take_snapshot(client, plan, officer)
     medical = "the benefits service answered /v1/stats/medical with no JSON"
-    runs = medical.replace("medical", "entitlements")
-    assert snapshot["unavailable"] == {S3: medical, S6: runs, PER_PERSON: runs, S8: runs}
+    assert snapshot["unavailable"] == unavailable(
+        medical, medical.replace("medical", "entitlements")
+    )
 
 
 async def test_a_benefits_service_that_hangs_delays_a_snapshot_by_the_deadline_only(
@@ -430,7 +428,7 @@ async def test_a_benefits_service_that_hangs_delays_a_snapshot_by_the_deadline_o
             writer.close()
         await server.wait_closed()
     reason = "the benefits service did not answer within 0.5 s"
-    assert snapshot["unavailable"] == {S3: reason, S6: reason, PER_PERSON: reason, S8: reason}
+    assert snapshot["unavailable"] == unavailable(reason, reason)
     assert elapsed < 5, elapsed
 
 

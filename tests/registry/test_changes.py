@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from tests.conftest import _dsn, client_for
+from tests.conftest import _dsn, client_for, insert_divisions
 from tests.registry.conftest import (
     AIYE,
     AIYE_V1,
@@ -35,22 +35,18 @@ from tuopin_shared.kit.settings import CommonSettings, Environment
 async def live(committing_database_url: str) -> AsyncIterator[tuple[FastAPI, CommonSettings]]:
     """The registry on a database where writes commit, with the demo division tree."""
     common = CommonSettings(database_url=committing_database_url, environment=Environment.test)
-    connection = await asyncpg.connect(_dsn(committing_database_url))
-    try:
-        await connection.executemany(
-            "INSERT INTO registry.division (code, name, level, parent_code, synthetic)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            [
-                (DISTRICT, "Gongjing District", "county", None, False),
-                (AIYE, "Aiye Town", "town", DISTRICT, False),
-                (OTHER_TOWN, "Demo Town (synthetic)", "town", DISTRICT, True),
-                (AIYE_V1, "Demo Village 1 (synthetic)", "village", AIYE, True),
-                (AIYE_V2, "Demo Village 2 (synthetic)", "village", AIYE, True),
-                (OTHER_TOWN_V1, "Demo Village 3 (synthetic)", "village", OTHER_TOWN, True),
-            ],
-        )
-    finally:
-        await connection.close()
+    await insert_divisions(
+        committing_database_url,
+        [
+            (DISTRICT, "Gongjing District", "county", None),
+            (AIYE, "Aiye Town", "town", DISTRICT),
+            (OTHER_TOWN, "Demo Town (synthetic)", "town", DISTRICT),
+            (AIYE_V1, "Demo Village 1 (synthetic)", "village", AIYE),
+            (AIYE_V2, "Demo Village 2 (synthetic)", "village", AIYE),
+            (OTHER_TOWN_V1, "Demo Village 3 (synthetic)", "village", OTHER_TOWN),
+        ],
+        synthetic={OTHER_TOWN, AIYE_V1, AIYE_V2, OTHER_TOWN_V1},
+    )
     app = create_app(common=common)
     async with app.router.lifespan_context(app):
         yield app, common

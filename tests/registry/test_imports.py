@@ -28,7 +28,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from tests.conftest import _dsn, client_for, counted, isolate
+from tests.conftest import _dsn, client_for, counted, insert_divisions, isolate
 from tests.registry.conftest import (
     AIYE,
     AIYE_V1,
@@ -950,25 +950,19 @@ def scratch_database(database_url: str) -> Iterator[str]:
     try:
         upgrade(SERVICE, url)
 
-        async def divisions() -> None:
-            connection = await asyncpg.connect(_dsn(url))
-            try:
-                await connection.executemany(
-                    "INSERT INTO registry.division (code, name, level, parent_code)"
-                    " VALUES ($1, $2, $3, $4)",
-                    [
-                        (DISTRICT, "Gongjing District", "county", None),
-                        (AIYE, "Aiye Town", "town", DISTRICT),
-                        (OTHER_TOWN, "Demo Town", "town", DISTRICT),
-                        (AIYE_V1, "Village 1", "village", AIYE),
-                        (AIYE_V2, "Village 2", "village", AIYE),
-                        (OTHER_TOWN_V1, "Village 3", "village", OTHER_TOWN),
-                    ],
-                )
-            finally:
-                await connection.close()
-
-        asyncio.run(divisions())
+        asyncio.run(
+            insert_divisions(
+                url,
+                [
+                    (DISTRICT, "Gongjing District", "county", None),
+                    (AIYE, "Aiye Town", "town", DISTRICT),
+                    (OTHER_TOWN, "Demo Town", "town", DISTRICT),
+                    (AIYE_V1, "Village 1", "village", AIYE),
+                    (AIYE_V2, "Village 2", "village", AIYE),
+                    (OTHER_TOWN_V1, "Village 3", "village", OTHER_TOWN),
+                ],
+            )
+        )
         yield url
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
